@@ -1,0 +1,88 @@
+"""The FastAPI application: `create_app()` builds one, nothing happens at import.
+
+```
+uvicorn --factory api.app:create_app
+```
+
+Routes live in `api/routers/` (one module per resource) and stay thin: they declare
+dependencies (`api.deps`) and call `api/services/`. Errors are mapped to HTTP in
+`api.errors` only. Everything under `/v1` needs a bearer token; `/healthz`, `/readyz`
+and `/metrics` do not, nor do `/docs` and `/openapi.json`, which exist in development only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from api.auth import Authenticator, build_authenticator
+from api.deps import authenticated
+from api.errors import error_responses, install_error_handlers
+from api.routers import cycles, health, me, tasks
+from api.state import (
+    AppState,
+    Store,
+    TemporalClientFactory,
+    TemporalConnector,
+    default_temporal_client,
+)
+from perfloop import __version__
+from perfloop.settings import Settings, get_settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    temporal_client_factory: TemporalClientFactory | None = None,
+    authenticator: Authenticator | None = None,
+) -> FastAPI:
+    """A new application for `settings` (default: from the environment).
+
+    `temporal_client_factory` builds the Temporal client on first use (default:
+    `perfloop.temporal.connect`); `authenticator` verifies bearer tokens (default: dev
+    tokens in development, none in production).
+    """
+    settings = settings or get_settings()
+    state = AppState(
+        settings=settings,
+        authenticator=authenticator or build_authenticator(settings),
+        store=Store(settings),
+        temporal=TemporalConnector(settings, temporal_client_factory or default_temporal_client),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            state.temporal.close()
+
+    # Interactive docs (and the schema they read) are for development; production
+    # serves none, so that nothing but the probes answers without a token.
+    docs = settings.environment != "production"
+    app = FastAPI(
+        title="perfloop",
+        version=__version__,
+        summary="Closed-loop performance management: cycles, tasks and inboxes.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
+    app.state.perfloop = state
+    install_error_handlers(app)
+
+    v1 = APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(authenticated)],
+        responses=error_responses(401, 422, 503),
+    )
+    v1.include_router(cycles.router)
+    v1.include_router(me.router)
+    v1.include_router(tasks.router)
+
+    app.include_router(health.router)
+    app.include_router(v1)
+    return app

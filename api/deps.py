@@ -1,0 +1,98 @@
+"""The dependencies routes declare, as `Annotated` aliases.
+
+```
+def my_route(user: CurrentUser, session: SessionDep, temporal: TemporalDep) -> ...
+```
+
+`HrAdmin`, `CycleReader` (hr-admin, hrbp or ops) add a role check on top of
+`CurrentUser`; `require_roles(...)` builds more. Every router under `/v1` also gets
+`authenticated` as a router dependency, so a route that forgets `CurrentUser` is still
+protected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from api.auth import AuthError, Principal, Role
+from api.errors import Forbidden, Unauthenticated
+from api.state import AppState
+from perfloop.settings import Settings
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.perfloop
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """One store session per request; services commit what they write."""
+    with state.store.sessions()() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_temporal(state: StateDep) -> Client:
+    return await state.temporal.get()
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="`perfloop token --as <employee-id>` prints a development token.",
+)
+
+
+def authenticated(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("a bearer token is required", error=None)
+    try:
+        return state.authenticator.authenticate(credentials.credentials)
+    except AuthError as exc:
+        raise Unauthenticated(str(exc)) from None
+
+
+CurrentUser = Annotated[Principal, Depends(authenticated)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets through callers holding any of `roles`, else 403."""
+    needed = frozenset(roles)
+
+    def check(user: CurrentUser) -> Principal:
+        if not user.has_any(needed):
+            names = sorted(role.value for role in needed)
+            raise Forbidden(
+                f"this needs one of the roles: {', '.join(names)}",
+                type="MissingRole",
+                details={"required": names},
+            )
+        return user
+
+    return check
+
+
+HrAdmin = Annotated[Principal, Depends(require_roles(Role.HR_ADMIN))]
+CycleReader = Annotated[Principal, Depends(require_roles(Role.HR_ADMIN, Role.HRBP, Role.OPS))]

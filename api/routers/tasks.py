@@ -1,0 +1,52 @@
+"""`/v1/tasks/{task_id}`: one task with its form, and its submission.
+
+Task ids contain slashes (`<cycle>/<employee>/<phase>/<kind>`); they may be sent as they
+are or percent-encoded.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+
+from api.deps import CurrentUser, SessionDep, StateDep, TemporalDep
+from api.errors import error_responses
+from api.schemas.tasks import TaskDetail, TaskSubmit, TaskSubmitted
+from api.services import tasks as service
+
+router = APIRouter(prefix="/tasks", tags=["tasks"], responses=error_responses(403, 404))
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retrying with the same key never submits twice.",
+    ),
+]
+
+
+@router.post(
+    "/{task_id:path}/submit",
+    summary="Submit a task's form; answers once the workflow has accepted it",
+    responses=error_responses(409, 422),
+)
+async def submit_task(
+    task_id: str,
+    body: TaskSubmit,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskSubmitted:
+    return await service.submit_task(
+        session, temporal, user, task_id, body.payload, idempotency_key=idempotency_key
+    )
+
+
+@router.get("/{task_id:path}", summary="A task with its form, prefill and status")
+def get_task(task_id: str, user: CurrentUser, session: SessionDep, state: StateDep) -> TaskDetail:
+    return service.task_detail(session, state.forms, user, task_id)

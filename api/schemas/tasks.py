@@ -1,0 +1,62 @@
+"""Tasks: the inbox rows, one task with its form, and a submission."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from api.schemas.common import PublicModel, RequestModel
+
+TaskStatus = Literal["open", "overdue", "submitted", "closed", "cancelled"]
+InboxFilter = Literal["open", "overdue", "submitted", "closed", "cancelled", "all"]
+"""`open` means actionable: open or overdue. The other values match one status each."""
+
+
+class TaskPublic(PublicModel):
+    task_id: str
+    cycle_id: str
+    subject_id: str = Field(description="Whom the task is about (`@group` for group tasks).")
+    assignee_id: str
+    phase_id: str
+    kind: str
+    form_id: str
+    title: str
+    status: TaskStatus
+    due_at: datetime
+    opened_at: datetime
+    submitted_at: datetime | None = None
+    late: bool = Field(default=False, description="Submitted after its due date.")
+    revision: int = Field(default=0, description="Accepted submissions (reopened tasks count up).")
+
+
+class TaskPage(PublicModel):
+    items: list[TaskPublic]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class FormPublic(PublicModel):
+    id: str
+    json_schema: dict[str, Any] = Field(
+        alias="schema", description="JSON Schema (draft 2020-12) the payload must match."
+    )
+
+
+class TaskDetail(TaskPublic):
+    form: FormPublic
+    prefill: dict[str, Any] = Field(description="Suggested values to start the form from.")
+    payload: dict[str, Any] | None = Field(description="What was submitted, once it was.")
+
+
+class TaskSubmit(RequestModel):
+    payload: dict[str, Any] = Field(description="The filled form; checked against its schema.")
+
+
+class TaskSubmitted(PublicModel):
+    task_id: str
+    status: TaskStatus
+    late: bool
+    accepted_at: datetime = Field(description="Nominal time the workflow accepted it.")

@@ -1,0 +1,99 @@
+"""One task: reading it with its form, and submitting it to its workflow.
+
+The store's task row (the read model) says where a task lives (`workflow_id`); the
+workflow decides. A submission is the workflow's `submit_task` Update, whose validator
+checks the payload against the form's JSON Schema, the task's state and the submitter
+before anything is recorded; the API answers once the workflow has accepted it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from api.auth import Principal
+from api.errors import Forbidden, NotFound, ServiceUnavailable
+from api.schemas.tasks import FormPublic, TaskDetail, TaskPublic, TaskSubmitted
+from api.services.forms import FormCatalog
+from store.models import Task
+from workflows.messages import SubmitTaskInput, SubmitTaskResult
+
+SUBMIT_UPDATE = "submit_task"
+SUBMIT_TIMEOUT = timedelta(seconds=30)
+"""How long a submission waits for the workflow before answering 503 (retry it with the
+same Idempotency-Key: it is applied at most once)."""
+
+
+def find_task(session: Session, task_id: str) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}", type="TaskNotFound")
+    return task
+
+
+def task_detail(session: Session, forms: FormCatalog, user: Principal, task_id: str) -> TaskDetail:
+    """The task with its form, for its assignee or an HR admin."""
+    task = find_task(session, task_id)
+    if task.assignee_id != user.subject and not user.is_hr_admin:
+        raise Forbidden("only the task's assignee or an HR admin may read it", type="NotAssignee")
+    schema = forms.schema(session, task.cycle_id, task.form_id)
+    base = TaskPublic.model_validate(task)
+    return TaskDetail(
+        **base.model_dump(),
+        form=FormPublic(id=task.form_id, json_schema=schema),
+        prefill=dict(task.prefill or {}),
+        payload=dict(task.payload) if task.payload is not None else None,
+    )
+
+
+def submission_update_id(task_id: str, submitter_id: str, idempotency_key: str | None) -> str:
+    """The Update id, which Temporal deduplicates within a workflow run.
+
+    Scoped by task and submitter: one workflow holds tasks of several people, and one
+    person's key must never replay another's submission.
+    """
+    key = idempotency_key or uuid.uuid4().hex
+    return f"submit:{task_id}:{submitter_id}:{key}"
+
+
+async def submit_task(
+    session: Session,
+    client: Client,
+    user: Principal,
+    task_id: str,
+    payload: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+) -> TaskSubmitted:
+    task = await run_in_threadpool(find_task, session, task_id)
+    handle = client.get_workflow_handle(task.workflow_id)
+    request = SubmitTaskInput(task_id=task_id, submitter_id=user.subject, payload=payload)
+    try:
+        async with asyncio.timeout(SUBMIT_TIMEOUT.total_seconds()):
+            result: SubmitTaskResult = await handle.execute_update(
+                SUBMIT_UPDATE,
+                request,
+                id=submission_update_id(task_id, user.subject, idempotency_key),
+                result_type=SubmitTaskResult,
+            )
+    except TimeoutError:
+        advice = (
+            "retry with the same Idempotency-Key"
+            if idempotency_key
+            else "check the task before retrying, or send an Idempotency-Key"
+        )
+        raise ServiceUnavailable(
+            f"the workflow did not answer in time; {advice}", type="EngineTimeout"
+        ) from None
+    return TaskSubmitted(
+        task_id=result.task_id,
+        status=result.status,
+        late=result.late,
+        accepted_at=result.accepted_at,
+    )

@@ -1,0 +1,103 @@
+"""What one API application holds: its settings and lazily built connections.
+
+Nothing here connects when built. The store's engine is made on the first session and
+the Temporal client on the first request that needs it (then reused); a Temporal server
+that is down at start-up only makes those requests 503 until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.auth import Authenticator
+from api.errors import ServiceUnavailable
+from api.services.forms import FormCatalog
+from definitions.errors import PerfloopError
+from perfloop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TemporalClientFactory = Callable[[Settings], Awaitable[Client]]
+"""Builds the Temporal client from settings; tests inject a fake through `create_app`."""
+
+
+async def default_temporal_client(settings: Settings) -> Client:
+    from perfloop.temporal import connect
+
+    return await connect(settings)
+
+
+class TemporalConnector:
+    """One Temporal client per application, connected on first use.
+
+    A failed connection is not cached: the next request tries again.
+    """
+
+    def __init__(self, settings: Settings, factory: TemporalClientFactory) -> None:
+        self._settings = settings
+        self._factory = factory
+        self._client: Client | None = None
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    async def get(self) -> Client:
+        if self._client is not None:
+            return self._client
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await self._factory(self._settings)
+                except (PerfloopError, RuntimeError, OSError, RPCError) as exc:
+                    log.warning("cannot connect to Temporal: %s", exc)
+                    raise ServiceUnavailable(
+                        "the workflow engine (Temporal) is unreachable; try again shortly",
+                        type="TemporalUnavailable",
+                    ) from exc
+            return self._client
+
+    def close(self) -> None:
+        """Forget the client (the SDK closes its connection when it is collected)."""
+        self._client = None
+        self._lock = None
+
+
+class Store:
+    """Sessions on the configured database; the engine is built on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._url = settings.effective_database_url
+        self._factory: sessionmaker[Session] | None = None
+
+    def sessions(self) -> sessionmaker[Session]:
+        if self._factory is None:
+            from store.db import session_factory
+
+            self._factory = session_factory(self._url)
+        return self._factory
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.sessions()() as session:
+            session.execute(text("SELECT 1"))
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    authenticator: Authenticator
+    store: Store
+    temporal: TemporalConnector
+    forms: FormCatalog = field(default_factory=FormCatalog)

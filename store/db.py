@@ -1,0 +1,130 @@
+"""Engines and sessions, built lazily from settings and cached per database URL.
+
+Nothing connects at import time: the first `get_engine()` call builds the engine for a
+URL and later calls reuse it, so the CLI, the API and the workers each hold one pool per
+database. SQLite (the embedded default) gets its data folder created and, on every new
+connection, foreign keys enforced and write-ahead logging so that the API can read while
+a worker writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from perfloop.settings import get_settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for another one before failing with 'database is locked'."""
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The given URL, or the configured one (the embedded SQLite file when unset)."""
+    return url or get_settings().effective_database_url
+
+
+def masked_url(url: str | None = None) -> str:
+    """The URL with its password hidden, fit for logs and terminal output."""
+    return make_url(resolve_url(url)).render_as_string(hide_password=True)
+
+
+def is_sqlite(url: str | URL) -> bool:
+    """Whether a URL points at SQLite (whose quirks some callers must work around)."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def build_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:
+    """A new, uncached engine for `url`; most callers want `get_engine` instead.
+
+    Migrations use this directly: SQLite table rebuilds (Alembic batch mode) must run with
+    foreign keys off, and they need no pool kept alive after they finish.
+    """
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(sa_url, **kwargs)
+
+    _create_sqlite_folder(sa_url)
+    kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+    engine = create_engine(sa_url, **kwargs)
+    in_memory = sa_url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if sqlite_foreign_keys else 'OFF'}")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
+
+    return engine
+
+
+def _create_sqlite_folder(sa_url: URL) -> None:
+    database = sa_url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for `url` (default: the configured database)."""
+    resolved = resolve_url(url)
+    with _lock:
+        engine = _engines.get(resolved)
+        if engine is None:
+            engine = _engines[resolved] = build_engine(resolved)
+        return engine
+
+
+def session_factory(url: str | None = None) -> sessionmaker[Session]:
+    """The session factory bound to `get_engine(url)`.
+
+    `expire_on_commit=False`: rows returned from a committed `session_scope()` stay
+    readable afterwards (the CLI and the API render them after the transaction ends).
+    """
+    resolved = resolve_url(url)
+    engine = get_engine(resolved)
+    with _lock:
+        factory = _factories.get(resolved)
+        if factory is None:
+            factory = _factories[resolved] = sessionmaker(bind=engine, expire_on_commit=False)
+        return factory
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session in one transaction: committed when the block ends, rolled back on error."""
+    session = session_factory(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def dispose_engines() -> None:
+    """Close every cached engine's connections and forget them (tests, process shutdown)."""
+    with _lock:
+        engines = list(_engines.values())
+        _engines.clear()
+        _factories.clear()
+    for engine in engines:
+        engine.dispose()

@@ -1,0 +1,1 @@
+"""Alembic migration environment for the store; run it through `store.migrate`."""

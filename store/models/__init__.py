@@ -1,0 +1,53 @@
+"""Every store model, one module per area, re-exported here.
+
+Importing this package imports every area module, so `Base.metadata` is complete for
+Alembic (migrations and the metadata comparison test) and for test clean-up. When you add
+`store/models/<area>.py`, import its models here and add a migration.
+
+Areas: `definitions` (published cycle definitions), `org` (employees, the embedded
+HRIS), `notifications` (in-app inbox, external deliveries), `cycles` (cycles,
+participants, the phase read model, tasks) and `records` (the performance file).
+"""
+
+from store.base import Base
+from store.models.cycles import Cycle, CycleParticipant, ParticipantPhase, Task, TaskEvent
+from store.models.definitions import DefinitionVersion
+from store.models.notifications import Notification, NotificationDelivery
+from store.models.org import Employee
+from store.models.records import (
+    Acknowledgment,
+    CalibrationChange,
+    CheckIn,
+    Goal,
+    HrisOutbox,
+    InterviewMinutes,
+    Objective,
+    PerformanceEvent,
+    Rating,
+    ResultProposal,
+    Review,
+)
+
+__all__ = [
+    "Acknowledgment",
+    "Base",
+    "CalibrationChange",
+    "CheckIn",
+    "Cycle",
+    "CycleParticipant",
+    "DefinitionVersion",
+    "Employee",
+    "Goal",
+    "HrisOutbox",
+    "InterviewMinutes",
+    "Notification",
+    "NotificationDelivery",
+    "Objective",
+    "ParticipantPhase",
+    "PerformanceEvent",
+    "Rating",
+    "ResultProposal",
+    "Review",
+    "Task",
+    "TaskEvent",
+]

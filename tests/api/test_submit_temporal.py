@@ -1,0 +1,119 @@
+"""Submitting through the API to a real Temporal dev server: the Update's validator
+refuses a bad payload (422 with its path), accepts a good one (200), and the same
+Idempotency-Key twice is one submission."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.types import ClockSpec
+from api.app import create_app
+from perfloop.settings import Settings
+from perfloop.temporal import data_converter, temporal_binary
+from store.db import session_scope
+from tests.api.conftest import (
+    CYCLE_ID,
+    Token,
+    add_cycle,
+    add_tasks,
+    make_task,
+    publish_stock,
+    serve,
+    stock,
+)
+from tests.api.probe import FakeActivities, ProbeInput, SubmitProbeWorkflow
+
+pytestmark = pytest.mark.temporal
+
+
+@pytest.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(), data_converter=data_converter(), ui=False
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+async def test_submit_through_the_api_to_a_real_workflow(
+    dev_server: WorkflowEnvironment, settings: Settings, db: str, auth: Token
+) -> None:
+    publish_stock(db)
+    with session_scope(db) as session:
+        add_cycle(session)
+    now = datetime.now(UTC)
+    task = make_task("E012", due=now + timedelta(days=14))
+    add_tasks(db, task)
+    fakes = FakeActivities()
+    task_queue = f"api-{uuid.uuid4().hex[:8]}"
+
+    async def connect(_: Settings) -> Client:
+        return dev_server.client
+
+    app = create_app(settings, temporal_client_factory=connect)
+    async with Worker(
+        dev_server.client,
+        task_queue=task_queue,
+        workflows=[SubmitProbeWorkflow],
+        activities=fakes.all(),
+    ):
+        handle = await dev_server.client.start_workflow(
+            SubmitProbeWorkflow.run,
+            ProbeInput(
+                task_id=task.task_id,
+                cycle_id=CYCLE_ID,
+                assignee_id="E012",
+                form_id="goal-draft",
+                form_schema=stock("annual-review", 1).canonical()["forms"]["goal-draft"],
+                due_at=task.due_at,
+                clock=ClockSpec(nominal_start=now, real_start=now),
+            ),
+            id=task.workflow_id,
+            task_queue=task_queue,
+        )
+        await asyncio.wait_for(fakes.task_opened.wait(), timeout=30)
+
+        url = f"/v1/tasks/{task.task_id}/submit"
+        good = {"goals": [{"title": "Grow as a reviewer", "type": "development", "weight": 100}]}
+        bad = {"goals": [{"title": "Grow", "type": "vibes", "weight": 100}]}
+        key = {"Idempotency-Key": f"submit-{uuid.uuid4()}"}
+        async for client in serve(app):
+            refused = await client.post(url, json={"payload": bad}, headers=auth("E012"))
+            intruder = await client.post(url, json={"payload": good}, headers=auth("E020"))
+            first = await client.post(url, json={"payload": good}, headers={**auth("E012"), **key})
+            again = await client.post(url, json={"payload": good}, headers={**auth("E012"), **key})
+            other = await client.post(url, json={"payload": good}, headers=auth("E012"))
+
+        await handle.signal(SubmitProbeWorkflow.finish)
+        revisions = await handle.result()
+
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["type"] == "InvalidPayload"
+    assert "/goals/0/type" in [item["path"] for item in error["details"]["errors"]]
+
+    assert intruder.status_code == 403, intruder.text
+    assert intruder.json()["error"]["type"] == "NotAssignee"
+
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "submitted"
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+
+    assert other.status_code == 409, other.text
+    assert other.json()["error"]["type"] == "TaskNotOpen"
+
+    assert len(fakes.submissions) == 1
+    assert fakes.submissions[0].submitter_id == "E012"
+    assert fakes.submissions[0].payload == good
+    assert revisions == 1

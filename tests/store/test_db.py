@@ -1,0 +1,129 @@
+"""Engines, sessions and the shared column types behave the same on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session
+
+from store.db import (
+    dispose_engines,
+    get_engine,
+    masked_url,
+    session_factory,
+    session_scope,
+)
+from store.models import DefinitionVersion
+from store.upsert import insert_if_absent
+
+
+def _row(version: int = 1, **overrides: object) -> DefinitionVersion:
+    values: dict[str, object] = {
+        "name": "annual-review",
+        "version": version,
+        "sha256": "a" * 64,
+        "canonical": {"definition": {"metadata": {"title": "Ünïcode ✓"}}, "n": [1, 2.5]},
+        "source_text": "apiVersion: perfloop.io/v1\n",
+    }
+    values.update(overrides)
+    return DefinitionVersion(**values)
+
+
+def test_engine_is_cached_per_url_and_built_lazily(tmp_path: Path) -> None:
+    url = URL.create("sqlite", database=str(tmp_path / "lazy" / "p.db")).render_as_string()
+
+    first = get_engine(url)
+
+    assert get_engine(url) is first
+    assert session_factory(url) is session_factory(url)
+    dispose_engines()
+    assert get_engine(url) is not first
+    dispose_engines()
+
+
+def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> None:
+    url = URL.create("sqlite", database=str(tmp_path / "p.db")).render_as_string()
+    try:
+        with get_engine(url).connect() as connection:
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    finally:
+        dispose_engines()
+
+
+def test_masked_url_hides_the_password() -> None:
+    masked = masked_url("postgresql+psycopg://app:s3cret@db.example:5432/perfloop")
+
+    assert "s3cret" not in masked
+    assert masked == "postgresql+psycopg://app:***@db.example:5432/perfloop"
+
+
+def test_timestamps_come_back_aware_in_utc(session: Session) -> None:
+    berlin = timezone(timedelta(hours=2))
+    published = datetime(2027, 3, 1, 14, 30, tzinfo=berlin)
+    session.add(_row(published_at=published))
+    session.commit()
+    session.expunge_all()
+
+    row = session.scalars(select(DefinitionVersion)).one()
+
+    assert row.published_at == published
+    assert row.published_at.tzinfo == UTC
+    assert row.published_at.hour == 12
+
+
+def test_naive_timestamps_are_refused(session: Session) -> None:
+    session.add(_row(published_at=datetime(2027, 3, 1, 14, 30)))
+
+    with pytest.raises(StatementError, match="naive datetime"):
+        session.flush()
+
+
+def test_json_content_round_trips(session: Session) -> None:
+    row = _row()
+    session.add(row)
+    session.commit()
+    session.expunge_all()
+
+    stored = session.scalars(select(DefinitionVersion)).one()
+
+    assert stored.canonical == row.canonical
+
+
+def test_session_scope_commits_or_rolls_back(db: str) -> None:
+    with session_scope(db) as session:
+        session.add(_row(1))
+
+    def fail_midway() -> None:
+        with session_scope(db) as session:
+            session.add(_row(2))
+            session.flush()
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
+
+    with session_scope(db) as session:
+        versions = session.scalars(select(DefinitionVersion.version)).all()
+    assert versions == [1]
+
+
+def test_insert_if_absent_reports_whether_it_inserted(session: Session) -> None:
+    values = {
+        "name": "annual-review",
+        "version": 1,
+        "sha256": "b" * 64,
+        "canonical": {},
+        "source_text": "",
+        "published_at": datetime.now(UTC),
+    }
+
+    assert insert_if_absent(session, DefinitionVersion, values, ["name", "version"]) is True
+    again = {**values, "sha256": "c" * 64}
+    assert insert_if_absent(session, DefinitionVersion, again, ["name", "version"]) is False
+    assert session.scalars(select(DefinitionVersion.sha256)).all() == ["b" * 64]

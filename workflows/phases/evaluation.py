@@ -1,0 +1,58 @@
+"""Phase 3, evaluation: self and manager reviews, a score and a rating, then calibration.
+
+Calibration is an org-level gate: the participant waits until the cycle has calibrated
+its group, then reads its final rating.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from workflows.context import ParticipantContext
+
+with workflow.unsafe.imports_passed_through():
+    from activities.types import ActivityName, FinalRatingInput, ScoreParticipantInput, ScoreResult
+    from definitions.models import EvaluationPhase
+
+
+async def run(ctx: ParticipantContext, phase: EvaluationPhase) -> None:
+    tasks = []
+    if phase.sources.self_review > 0 and phase.forms.self_review is not None:
+        tasks.append(
+            await ctx.open_task(
+                phase,
+                kind="self_review",
+                form_id=phase.forms.self_review,
+                assignee_id=ctx.employee_id,
+                title="Write your self-review",
+            )
+        )
+    reviewer = ctx.manager_id or ctx.role_id("hr")
+    if reviewer is not None:
+        tasks.append(
+            await ctx.open_task(
+                phase,
+                kind="manager_review",
+                form_id=phase.forms.manager_review,
+                assignee_id=reviewer,
+                title=f"Review {ctx.employee_id}",
+            )
+        )
+    await ctx.wait(*tasks)
+    result: ScoreResult = await ctx.activity(
+        ActivityName.SCORE_PARTICIPANT,
+        ScoreParticipantInput(
+            cycle_id=ctx.cycle_id, employee_id=ctx.employee_id, phase_id=phase.id, pinned=ctx.pinned
+        ),
+        ScoreResult,
+    )
+    ctx.score, ctx.rating = result.score, result.rating
+    if phase.calibration is not None and phase.calibration.enabled:
+        await ctx.record_phase(phase.id, "waiting")
+        if await ctx.gate("calibration", phase.id):
+            final: int | None = await ctx.activity(
+                ActivityName.FINAL_RATING,
+                FinalRatingInput(cycle_id=ctx.cycle_id, employee_id=ctx.employee_id),
+                int,
+            )
+            ctx.rating = final if final is not None else ctx.rating
