@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint typecheck install clean schema
+.PHONY: run test test-sqlite test-postgres test-stock lint typecheck install clean schema
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test-postgres: $(STAMP)
 	PERFLOOP_DATABASE_URL=$(PG_URL) PERFLOOP_STORE_TESTS_ONLY=1 $(BIN)/pytest -q
 
 test: lint typecheck test-sqlite test-postgres
+
+# Whole stock cycles under time skipping; with PERFLOOP_SAVE_HISTORIES=<tag> they save the
+# histories the replay test proves (tests/histories/).
+test-stock: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -q -m stock_runs tests/workflows/test_stock_cycles.py -s
 
 schema: $(STAMP)
 	$(BIN)/perfloop definitions schema --write

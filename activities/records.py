@@ -71,7 +71,7 @@ from activities.types import (
     UpdateTaskInput,
 )
 from definitions.expressions import ExpressionError, compile_expression, evaluate_number
-from definitions.models import EvaluationPhase, Participants, ResultsPhase
+from definitions.models import Participants, ResultsPhase
 from store.base import utc_now
 from store.models import (
     Acknowledgment,
@@ -713,7 +713,8 @@ class RecordActivities:
                 return
             data: dict[str, Any] = {}
             status_event: str | None = None
-            if input.status is not None and input.status != task.status:
+            stale_overdue = input.status == "overdue" and task.status != "open"
+            if input.status is not None and input.status != task.status and not stale_overdue:
                 data.update(from_status=task.status, status=input.status)
                 if input.status == "open":
                     status_event = (
@@ -899,12 +900,7 @@ class RecordActivities:
         overall rating of self, manager, peer and upward reviews. If scoring runs again, a
         calibrated rating is kept; otherwise the final rating follows the new score.
         """
-        try:
-            phase = input.pinned.definition.phase(input.phase_id)
-        except KeyError:
-            raise invalid_input(f"no phase {input.phase_id} in {input.pinned.ref}") from None
-        if not isinstance(phase, EvaluationPhase):
-            raise invalid_input(f"phase {input.phase_id} is not an evaluation phase")
+        phase = input.phase
 
         def work(session: Session) -> ScoreResult:
             attainment = _goal_attainment(session, input.cycle_id, input.employee_id)

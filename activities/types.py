@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from definitions.models import Participants, ResultsPhase
+from definitions.models import EvaluationPhase, Participants, ResultsPhase
 from definitions.pinned import PinnedDefinition
 
 
@@ -298,10 +298,12 @@ class NotifyInput(Message):
 
 
 class ScoreParticipantInput(Message):
+    """The evaluation phase travels alone: the whole pinned definition in every scoring
+    call would add tens of kilobytes to each participant's history."""
+
     cycle_id: str
     employee_id: str
-    phase_id: str
-    pinned: PinnedDefinition
+    phase: EvaluationPhase
 
 
 class ScoreResult(Message):

@@ -25,25 +25,25 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from definitions.loader import load_file  # noqa: E402
-from definitions.registry import publish  # noqa: E402
-from perfloop.cycles import start_cycle  # noqa: E402
-from perfloop.settings import Settings  # noqa: E402
-from perfloop.temporal import DevServer, data_converter  # noqa: E402
-from perfloop.worker import build_worker, release_worker  # noqa: E402
-from store.db import dispose_engines, session_factory, session_scope  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
+from bare_workflow import READY, BareWorkflow, bare_ready
+
+from definitions.loader import load_file
+from definitions.registry import publish
+from perfloop.cycles import start_cycle
+from perfloop.settings import Settings
+from perfloop.temporal import DevServer, data_converter
+from perfloop.worker import build_worker, release_worker
+from store.db import dispose_engines, session_factory, session_scope
+from store.migrate import upgrade
 
 STOCK = Path(__file__).resolve().parent.parent / "definitions" / "cycles"
 DEPARTMENTS = ("Engineering", "Sales", "Marketing", "Operations", "Finance")
@@ -51,36 +51,6 @@ START_CONCURRENCY = 50
 
 
 # --- bare Temporal ---------------------------------------------------------------------
-
-
-@dataclass
-class Ready:
-    count: int = 0
-
-
-READY = Ready()
-
-
-@activity.defn(name="bare_ready")
-async def bare_ready() -> None:
-    READY.count += 1
-
-
-@workflow.defn(name="BareWorkflow", sandboxed=False)
-class BareWorkflow:
-    def __init__(self) -> None:
-        self.done = False
-
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.execute_local_activity(
-            bare_ready, start_to_close_timeout=timedelta(seconds=30)
-        )
-        await workflow.wait_condition(lambda: self.done)
-
-    @workflow.update
-    def submit(self, payload: dict[str, str]) -> None:
-        self.done = True
 
 
 async def bare_temporal(client: Client, settings: Settings, n: int) -> float:
@@ -101,9 +71,7 @@ async def bare_temporal(client: Client, settings: Settings, n: int) -> float:
 
         async def start(index: int) -> None:
             async with limit:
-                await client.start_workflow(
-                    BareWorkflow.run, id=f"bare/{index}", task_queue=queue
-                )
+                await client.start_workflow(BareWorkflow.run, id=f"bare/{index}", task_queue=queue)
 
         await asyncio.gather(*(start(i) for i in range(n)))
         await wait_until(lambda: READY.count >= n, "bare workflows ready", n, lambda: READY.count)
@@ -113,17 +81,16 @@ async def bare_temporal(client: Client, settings: Settings, n: int) -> float:
 # --- perfloop -------------------------------------------------------------------------
 
 
-def organisation(n: int) -> list[dict[str, object]]:
-    """N people in five departments, each department a tree with eight reports a manager."""
+def organisation(n: int, departments: tuple[str, ...]) -> list[dict[str, object]]:
+    """N people spread over `departments`, each a tree with eight reports a manager."""
     people: list[dict[str, object]] = []
+    width = len(departments)
     for index in range(n):
-        department = DEPARTMENTS[index % len(DEPARTMENTS)]
-        rank = index // len(DEPARTMENTS)
+        department = departments[index % width]
+        rank = index // width
         manager_rank = (rank - 1) // 8 if rank else None
         manager = (
-            f"E{manager_rank * len(DEPARTMENTS) + index % len(DEPARTMENTS):06d}"
-            if manager_rank is not None
-            else None
+            f"E{manager_rank * width + index % width:06d}" if manager_rank is not None else None
         )
         people.append(
             {
@@ -152,9 +119,11 @@ def prepare_store(url: str, n: int, definition: Path) -> str:
 
     upgrade(url)
     loaded = load_file(definition)
+    # Everyone in a department the cycle selects, so all N people take part.
+    departments = tuple(loaded.definition.participants.departments) or DEPARTMENTS
     with session_scope(url) as session:
         publish(session, loaded)
-        session.execute(insert(Employee), organisation(n))
+        session.execute(insert(Employee), organisation(n, departments))
     return loaded.ref
 
 
@@ -166,9 +135,7 @@ def first_tasks(url: str, cycle_id: str) -> int:
     with session_factory(url)() as session:
         return int(
             session.scalar(
-                select(func.count(func.distinct(Task.subject_id))).where(
-                    Task.cycle_id == cycle_id
-                )
+                select(func.count(func.distinct(Task.subject_id))).where(Task.cycle_id == cycle_id)
             )
             or 0
         )
@@ -217,9 +184,7 @@ def report(what: str, done: int, n: int, began: float) -> None:
     print(f"  {what}: {done}/{n} after {time.perf_counter() - began:6.1f}s", flush=True)
 
 
-async def wait_until(
-    done: Callable[[], bool], what: str, n: int, count: Callable[[], int]
-) -> None:
+async def wait_until(done: Callable[[], bool], what: str, n: int, count: Callable[[], int]) -> None:
     began = time.perf_counter()
     while not done():
         await asyncio.sleep(0.2)

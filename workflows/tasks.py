@@ -250,6 +250,8 @@ class TaskBook:
         # event "due in 0 real seconds" yet not quite due in nominal time.
         now = self.clock.now() + timedelta(seconds=1)
         for task in pending:
+            if task.in_flight:
+                continue  # a submission is being recorded; an overdue mark would race it
             for key, at in sorted(self._events(task), key=lambda e: e[1]):
                 if at > now or task.status in DONE_STATUSES:
                     continue
@@ -426,6 +428,9 @@ class TaskBook:
         self._changed += 1
 
     async def close(self, task: _Task, status: TaskStatus, reason: str) -> None:
+        if task.in_flight:
+            # A submission accepted a moment ago is still being recorded: it wins.
+            await workflow.wait_condition(lambda: not task.in_flight)
         if task.status in DONE_STATUSES:
             return
         task.status = status

@@ -23,7 +23,7 @@ from activities.types import (
     RecordSubmissionInput,
     ScoreParticipantInput,
 )
-from definitions.models import Bonus, Budget, ResultsPhase
+from definitions.models import Bonus, Budget, EvaluationPhase, ResultsPhase
 from definitions.pinned import PinnedDefinition
 from store.base import Base
 from store.models import (
@@ -47,6 +47,12 @@ def fresh(session: Session) -> Session:
 
 def count(session: Session, model: type[Base]) -> int:
     return fresh(session).scalar(select(func.count()).select_from(model)) or 0
+
+
+def evaluation(pinned: PinnedDefinition) -> EvaluationPhase:
+    phase = pinned.definition.phase("evaluation")
+    assert isinstance(phase, EvaluationPhase)
+    return phase
 
 
 def results_phase(pinned: PinnedDefinition, **changes: Any) -> ResultsPhase:
@@ -92,9 +98,7 @@ async def test_score_weights_the_sources_a_participant_has(
         add_review(session, "E100", "manager", 5)
 
     def score(employee: str) -> ScoreParticipantInput:
-        return ScoreParticipantInput(
-            cycle_id=CYCLE, employee_id=employee, phase_id="evaluation", pinned=pinned
-        )
+        return ScoreParticipantInput(cycle_id=CYCLE, employee_id=employee, phase=evaluation(pinned))
 
     first = await records.score_participant(score("E101"))
     again = await records.score_participant(score("E101"))
@@ -119,9 +123,7 @@ async def test_rescoring_keeps_a_calibration(
     await launched(records, pinned)
     with session.begin():
         add_review(session, "E101", "manager", 3)
-    score = ScoreParticipantInput(
-        cycle_id=CYCLE, employee_id="E101", phase_id="evaluation", pinned=pinned
-    )
+    score = ScoreParticipantInput(cycle_id=CYCLE, employee_id="E101", phase=evaluation(pinned))
     await records.score_participant(score)
     await records.apply_calibration(
         ApplyCalibrationInput(
@@ -142,9 +144,7 @@ async def test_rescoring_an_uncalibrated_rating_moves_the_final_rating(
     await launched(records, pinned)
     with session.begin():
         add_review(session, "E101", "manager", 3)
-    score = ScoreParticipantInput(
-        cycle_id=CYCLE, employee_id="E101", phase_id="evaluation", pinned=pinned
-    )
+    score = ScoreParticipantInput(cycle_id=CYCLE, employee_id="E101", phase=evaluation(pinned))
     await records.score_participant(score)
     await records.apply_calibration(
         ApplyCalibrationInput(
@@ -158,22 +158,6 @@ async def test_rescoring_an_uncalibrated_rating_moves_the_final_rating(
     await records.score_participant(score)
 
     assert await records.final_rating(FinalRatingInput(cycle_id=CYCLE, employee_id="E101")) == 5
-
-
-async def test_scoring_needs_an_evaluation_phase(
-    records: RecordActivities, pinned: PinnedDefinition
-) -> None:
-    from temporalio.exceptions import ApplicationError
-
-    for phase_id in ("goals", "nope"):
-        with pytest.raises(ApplicationError) as raised:
-            await records.score_participant(
-                ScoreParticipantInput(
-                    cycle_id=CYCLE, employee_id="E101", phase_id=phase_id, pinned=pinned
-                )
-            )
-        assert raised.value.non_retryable
-        assert raised.value.type == "InvalidInput"
 
 
 # --- calibration ------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""A shared time-skipping Temporal environment for workflow tests; each test takes a
-fresh task queue and registers the fake activities by name."""
+"""A time-skipping Temporal environment shared by the tests of a module; each test takes
+a fresh task queue and registers the fake activities by name."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ ENGINE_TEST_DEFINITION = (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server per test module: a module's leftover workflows (a test
+    that stops mid-cycle) must not hold up another module's clock."""
     server = shutil.which("temporal-test-server") or shutil.which(
         "temporal-test-server", path=str(Path(sys.executable).parent)
     )

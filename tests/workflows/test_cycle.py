@@ -20,7 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.types import ClockSpec
 from definitions.pinned import PinnedDefinition
 from tests.workflows.bot import ENGINE_TEST_PAYLOADS, submit, submit_open_tasks
-from tests.workflows.fakes import FakeWorld, Person, settle, twelve_people
+from tests.workflows.fakes import FakeWorld, Person, finished, settle, twelve_people
 from workflows.cycle import CycleWorkflow
 from workflows.messages import (
     CycleInput,
@@ -123,7 +123,7 @@ async def test_full_cycle(
             await env.sleep(timedelta(days=2))
         if os.environ.get("PERFLOOP_DEBUG"):
             print(await nominal_day(env), sorted(world.phase_status.items())[:20], world.calls)
-        status: CycleStatus = await cycle.result()
+        status: CycleStatus = await finished(cycle)
 
         assert status.status == "completed"
         assert joined
@@ -141,9 +141,11 @@ async def test_full_cycle(
         assert world.participants["E013"] == "completed"
         assert world.phase_status[("E013", "goals")] == "skipped"
         assert world.phase_status[("E013", "monitor")] == "completed"
-        leaver = await env.client.get_workflow_handle(
-            participant_workflow_id(cycle_id, "E012"), result_type=ParticipantStatus
-        ).result()
+        leaver = await finished(
+            env.client.get_workflow_handle(
+                participant_workflow_id(cycle_id, "E012"), result_type=ParticipantStatus
+            )
+        )
         assert leaver.status == "left"
         assert all(t.status in ("submitted", "closed", "cancelled") for t in leaver.tasks)
 
@@ -295,6 +297,6 @@ async def test_hr_controls_extend_and_close(
         )
         if os.environ.get("PERFLOOP_DEBUG"):
             print(await nominal_day(env), sorted(world.phase_status.items())[:20], world.calls)
-        status: CycleStatus = await cycle.result()
+        status: CycleStatus = await finished(cycle)
         assert status.status == "cancelled"
         assert all(s in ("cancelled",) for s in world.participants.values())

@@ -1,12 +1,16 @@
 """Every stock definition runs end to end under time skipping, with simulated people
 filling in the real forms (perfloop.fake_forms), and bounded histories.
 
-With `PERFLOOP_SAVE_HISTORIES=<tag>` the runs are saved to tests/histories/ for the
-replay test.
+Opt-in (`make test-stock`, marker `stock_runs`): these runs produce the saved histories
+of tests/histories/ (`PERFLOOP_SAVE_HISTORIES=<tag>`), which the replay test checks on
+every run. They are kept out of `make test` because the time-skipping server sometimes
+stops answering an Update midway through them (seen twice in ten runs, never in the
+engine-test cycle); every step is bounded so that shows as a failure, not a hang.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 from dataclasses import replace
@@ -24,7 +28,7 @@ from definitions.models import EvaluationPhase, GoalSettingPhase
 from definitions.pinned import PinnedDefinition
 from perfloop.fake_forms import TaskContext, fill_task
 from tests.workflows.bot import submit
-from tests.workflows.fakes import FakeTask, FakeWorld, settle, twelve_people
+from tests.workflows.fakes import FakeTask, FakeWorld, finished, settle, twelve_people
 from tests.workflows.test_cycle import START_TIMES, nominal_day, save_histories, start_cycle
 from workflows.builtin_forms import BUILTIN_FORMS
 from workflows.cycle import CycleWorkflow
@@ -35,6 +39,7 @@ STOCK = sorted((Path(definitions.__file__).parent / "cycles").glob("*/v*.yaml"))
 # Temporal warns at 10,240 events; the annual cycle with bi-weekly check-ins must stay
 # far below (issue 3's target is 1,500).
 PARTICIPANT_HISTORY_LIMIT = 1_500
+STEP_SECONDS = 30
 
 
 def payload_for(pinned: PinnedDefinition, world: FakeWorld, task: FakeTask) -> dict[str, Any]:
@@ -57,6 +62,7 @@ def payload_for(pinned: PinnedDefinition, world: FakeWorld, task: FakeTask) -> d
     return fill_task(context, random.Random(task.task_id))
 
 
+@pytest.mark.stock_runs
 @pytest.mark.parametrize("path", STOCK, ids=[p.parent.name for p in STOCK])
 async def test_stock_cycle_runs_to_completion(
     time_skipping_env: WorkflowEnvironment, task_queue: str, path: Path
@@ -81,12 +87,14 @@ async def test_stock_cycle_runs_to_completion(
         for _ in range(400):
             await settle()
             for task in sorted(world.open_tasks(), key=lambda t: t.task_id):
-                await submit(env.client, task, payload_for(pinned, world, task))
-            description = await cycle.describe()
+                await asyncio.wait_for(
+                    submit(env.client, task, payload_for(pinned, world, task)), STEP_SECONDS
+                )
+            description = await asyncio.wait_for(cycle.describe(), STEP_SECONDS)
             if description.status is not None and description.status.name != "RUNNING":
                 break
-            await env.sleep(timedelta(days=2))
-        status: CycleStatus = await cycle.result()
+            await asyncio.wait_for(env.sleep(timedelta(days=2)), STEP_SECONDS)
+        status: CycleStatus = await finished(cycle)
         assert status.status == "completed", f"stuck at day {await nominal_day(env):.0f}"
         assert set(world.participants.values()) == {"completed"}
         assert world.synced or not any(p.kind == "results" for p in pinned.definition.phases)

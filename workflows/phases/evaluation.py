@@ -41,9 +41,7 @@ async def run(ctx: ParticipantContext, phase: EvaluationPhase) -> None:
     await ctx.wait(*tasks)
     result: ScoreResult = await ctx.activity(
         ActivityName.SCORE_PARTICIPANT,
-        ScoreParticipantInput(
-            cycle_id=ctx.cycle_id, employee_id=ctx.employee_id, phase_id=phase.id, pinned=ctx.pinned
-        ),
+        ScoreParticipantInput(cycle_id=ctx.cycle_id, employee_id=ctx.employee_id, phase=phase),
         ScoreResult,
     )
     ctx.score, ctx.rating = result.score, result.rating
