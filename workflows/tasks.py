@@ -205,7 +205,10 @@ class TaskBook:
             if not pending or (until is not None and self.clock.now() >= until):
                 return {i: self.tasks[i] for i in ids}
             await self._fire_due_events(pending)
-            next_at = min((at for task in pending for (_, at) in self._events(task)), default=None)
+            # A task whose submission is being recorded has no timers until that ends (its
+            # end wakes this loop); counting its past-due events would spin without yielding.
+            timed = [task for task in pending if not task.in_flight]
+            next_at = min((at for task in timed for (_, at) in self._events(task)), default=None)
             if until is not None:
                 next_at = until if next_at is None else min(next_at, until)
             timeout = self.clock.until(next_at) if next_at is not None else None
@@ -388,12 +391,12 @@ class TaskBook:
             )
         finally:
             task.in_flight = False
+            self._changed += 1
         task.revision += 1
         task.status = "submitted"
         task.payload = submission.payload
         task.submitted_at = now
         task.late = late
-        self._changed += 1
         return SubmitTaskResult(
             task_id=task.spec.task_id, status=task.status, late=late, accepted_at=now
         )
