@@ -157,10 +157,6 @@ async def perfloop_launch(client: Client, settings: Settings, url: str, ref: str
                     task_queue=settings.task_queue,
                 )
             count = 0
-
-            def progress() -> int:
-                return count
-
             while count < n:
                 await asyncio.sleep(0.5)
                 count = await asyncio.to_thread(first_tasks, url, cycle_id)

@@ -205,10 +205,7 @@ class TaskBook:
             if not pending or (until is not None and self.clock.now() >= until):
                 return {i: self.tasks[i] for i in ids}
             await self._fire_due_events(pending)
-            # A task whose submission is being recorded has no timers until that ends (its
-            # end wakes this loop); counting its past-due events would spin without yielding.
-            timed = [task for task in pending if not task.in_flight]
-            next_at = min((at for task in timed for (_, at) in self._events(task)), default=None)
+            next_at = min((at for task in pending for (_, at) in self._events(task)), default=None)
             if until is not None:
                 next_at = until if next_at is None else min(next_at, until)
             timeout = self.clock.until(next_at) if next_at is not None else None
@@ -229,6 +226,11 @@ class TaskBook:
             )
 
     def _events(self, task: _Task) -> list[tuple[str, datetime]]:
+        """The task's timed events not yet fired. None while a submission is being
+        recorded: an overdue mark would race it, and a past-due event would make `wait`
+        spin without yielding; the recording's end wakes `wait` again."""
+        if task.in_flight:
+            return []
         events: list[tuple[str, datetime]] = []
         for index, reminder in enumerate(task.spec.reminders):
             key = f"reminder-{index}"
@@ -253,8 +255,6 @@ class TaskBook:
         # event "due in 0 real seconds" yet not quite due in nominal time.
         now = self.clock.now() + timedelta(seconds=1)
         for task in pending:
-            if task.in_flight:
-                continue  # a submission is being recorded; an overdue mark would race it
             for key, at in sorted(self._events(task), key=lambda e: e[1]):
                 if at > now or task.status in DONE_STATUSES:
                     continue
