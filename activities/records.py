@@ -44,7 +44,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import scoring
 from activities.hris.base import Hris, Person
-from activities.notify.base import Notifier, OutgoingNotification
+from activities.notify.base import Notifier, OutgoingNotification, StoreFirstNotifier
 from activities.types import (
     ActivityName,
     ApplyBudgetInput,
@@ -55,6 +55,7 @@ from activities.types import (
     CycleProgressInput,
     FinalRatingInput,
     OpenTaskInput,
+    OpenTaskResult,
     ParticipantProfile,
     PhaseCounts,
     ProposeResultsInput,
@@ -73,6 +74,7 @@ from activities.types import (
 from definitions.expressions import ExpressionError, compile_expression, evaluate_number
 from definitions.models import Participants, ResultsPhase
 from store.base import utc_now
+from store.db import writer_lock
 from store.models import (
     Acknowledgment,
     CalibrationChange,
@@ -250,6 +252,50 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+# --- writes shared by several activities --------------------------------------------------
+
+
+def _record_phase(session: Session, input: RecordPhaseInput) -> None:
+    upsert(
+        session,
+        ParticipantPhase,
+        {
+            "cycle_id": input.cycle_id,
+            "employee_id": input.employee_id,
+            "phase_id": input.phase_id,
+            "group": input.group,
+            "status": input.status,
+            "updated_at": input.at,
+        },
+        ("cycle_id", "employee_id", "phase_id"),
+        ("group", "status", "updated_at"),
+    )
+    final = input.participant_status or ("cancelled" if input.status == "cancelled" else None)
+    if final is not None:
+        left_at = input.at if final != "completed" else None
+        session.execute(
+            update(CycleParticipant)
+            .where(
+                CycleParticipant.cycle_id == input.cycle_id,
+                CycleParticipant.employee_id == input.employee_id,
+                CycleParticipant.status == "active",
+            )
+            .values(status=final, left_at=left_at, updated_at=utc_now())
+        )
+
+
+def _build_prefill(session: Session, input: BuildPrefillInput) -> dict[str, Any]:
+    if input.group is not None:
+        return _group_prefill(session, input.cycle_id, input.kind, input.group)
+    if input.employee_id is None:
+        return {}
+    if input.kind == "goal_draft":
+        return _goal_draft_prefill(session, input.cycle_id, input.employee_id)
+    if input.kind == "interview_minutes":
+        return _interview_prefill(session, input.cycle_id, input.employee_id, input.sections)
+    return {}
+
+
 # --- the activities -------------------------------------------------------------------------
 
 
@@ -285,7 +331,7 @@ class RecordActivities:
         """Run `work` in one transaction, in a worker thread; commit if it returns."""
 
         def run() -> T:
-            with self._sessions() as session, session.begin():
+            with self._sessions() as session, writer_lock(session.get_bind()), session.begin():
                 return work(session)
 
         return await asyncio.to_thread(run)
@@ -602,52 +648,31 @@ class RecordActivities:
         participant was withdrawn; their row becomes cancelled unless the population
         sync already marked them as left.
         """
-
-        def work(session: Session) -> None:
-            upsert(
-                session,
-                ParticipantPhase,
-                {
-                    "cycle_id": input.cycle_id,
-                    "employee_id": input.employee_id,
-                    "phase_id": input.phase_id,
-                    "group": input.group,
-                    "status": input.status,
-                    "updated_at": input.at,
-                },
-                ("cycle_id", "employee_id", "phase_id"),
-                ("group", "status", "updated_at"),
-            )
-            final = input.participant_status or (
-                "cancelled" if input.status == "cancelled" else None
-            )
-            if final is not None:
-                left_at = input.at if final != "completed" else None
-                session.execute(
-                    update(CycleParticipant)
-                    .where(
-                        CycleParticipant.cycle_id == input.cycle_id,
-                        CycleParticipant.employee_id == input.employee_id,
-                        CycleParticipant.status == "active",
-                    )
-                    .values(status=final, left_at=left_at, updated_at=utc_now())
-                )
-
-        await self._transaction(work)
+        await self._transaction(lambda session: _record_phase(session, input))
 
     # -- tasks -------------------------------------------------------------------------------
 
     @activity.defn(name=ActivityName.OPEN_TASK)
-    async def open_task(self, input: OpenTaskInput) -> None:
+    async def open_task(self, input: OpenTaskInput) -> OpenTaskResult:
         """Put a task in its assignee's inbox and tell them.
 
         The row and its `opened` event are written once per task id; the notification's
         business key (`<task id>:opened`) makes the notifier deliver it once, even when a
-        retry follows a crash between the commit and the send.
+        retry follows a crash between the commit and the send. A phase's first task also
+        carries the phase record (`phase_started`) and what to build its prefill from
+        (`prefill_from`): with the in-app notification, one transaction in all, which is
+        what a launch of ten thousand people costs per person.
         """
+        notifier = self._notifier
+        in_store = notifier if isinstance(notifier, StoreFirstNotifier) else None
 
-        def work(session: Session) -> str | None:
-            inserted = insert_if_absent(
+        def work(session: Session) -> tuple[OutgoingNotification, dict[str, Any]]:
+            if input.phase_started is not None:
+                _record_phase(session, input.phase_started)
+            prefill = dict(input.prefill)
+            if input.prefill_from is not None:
+                prefill = {**_build_prefill(session, input.prefill_from), **prefill}
+            if insert_if_absent(
                 session,
                 Task,
                 {
@@ -665,13 +690,12 @@ class RecordActivities:
                     "opened_at": input.opened_at,
                     "late": False,
                     "revision": 0,
-                    "prefill": dict(input.prefill),
+                    "prefill": prefill,
                     "payload": None,
                     "updated_at": utc_now(),
                 },
                 ("task_id",),
-            )
-            if inserted:
+            ):
                 _task_event(
                     session,
                     input.task_id,
@@ -679,23 +703,34 @@ class RecordActivities:
                     input.opened_at,
                     data={"assignee_id": input.assignee_id, "due_at": input.due_at.isoformat()},
                 )
-            return session.scalar(
-                select(Employee.email).where(Employee.employee_id == input.assignee_id)
-            )
-
-        email = await self._transaction(work)
-        await self._notifier.send(
-            OutgoingNotification(
+            else:
+                # A retry: the task opened with what the first attempt built.
+                prefill = dict(
+                    session.scalar(select(Task.prefill).where(Task.task_id == input.task_id))
+                    or prefill
+                )
+            notification = OutgoingNotification(
                 business_key=f"{input.task_id}:opened",
                 recipient_id=input.assignee_id,
-                recipient_email=email,
+                recipient_email=session.scalar(
+                    select(Employee.email).where(Employee.employee_id == input.assignee_id)
+                ),
                 kind="task_opened",
                 subject=f"New task: {input.title}",
                 body=f"Due {input.due_at.date().isoformat()}.",
                 task_id=input.task_id,
                 cycle_id=input.cycle_id,
             )
-        )
+            if in_store is not None:
+                in_store.record(session, notification)
+            return notification, prefill
+
+        notification, prefill = await self._transaction(work)
+        if in_store is not None:
+            await in_store.deliver(notification)
+        else:
+            await notifier.send(notification)
+        return OpenTaskResult(prefill=prefill)
 
     @activity.defn(name=ActivityName.UPDATE_TASK)
     async def update_task(self, input: UpdateTaskInput) -> None:
@@ -873,21 +908,7 @@ class RecordActivities:
         - results_approval (group): the group's proposals with pay (the approver is HR).
         Other kinds open empty.
         """
-
-        def work(session: Session) -> dict[str, Any]:
-            if input.group is not None:
-                return _group_prefill(session, input.cycle_id, input.kind, input.group)
-            if input.employee_id is None:
-                return {}
-            if input.kind == "goal_draft":
-                return _goal_draft_prefill(session, input.cycle_id, input.employee_id)
-            if input.kind == "interview_minutes":
-                return _interview_prefill(
-                    session, input.cycle_id, input.employee_id, input.sections
-                )
-            return {}
-
-        return await self._transaction(work)
+        return await self._transaction(lambda session: _build_prefill(session, input))
 
     # -- evaluation --------------------------------------------------------------------------
 

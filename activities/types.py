@@ -237,6 +237,17 @@ class RecordPhaseInput(Message):
 TaskStatus = Literal["open", "overdue", "submitted", "closed", "cancelled"]
 
 
+class BuildPrefillInput(Message):
+    """Prefill of a participant's task, or of a group task when `group` is set."""
+
+    cycle_id: str
+    employee_id: str | None
+    phase_id: str
+    kind: str
+    sections: tuple[str, ...] = ()
+    group: str | None = None
+
+
 class OpenTaskInput(Message):
     task_id: str
     cycle_id: str
@@ -249,6 +260,20 @@ class OpenTaskInput(Message):
     title: str
     due_at: datetime
     opened_at: datetime
+    prefill: dict[str, Any] = Field(default_factory=dict)
+    prefill_from: BuildPrefillInput | None = Field(
+        default=None,
+        description="Build this prefill in the same transaction; `prefill` wins on a clash.",
+    )
+    phase_started: RecordPhaseInput | None = Field(
+        default=None,
+        description="The phase record its first task opens with, in the same transaction.",
+    )
+
+
+class OpenTaskResult(Message):
+    """What the task opened with: its whole prefill, built parts included."""
+
     prefill: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -272,17 +297,6 @@ class RecordSubmissionInput(Message):
     submitted_at: datetime
     late: bool
     revision: int = 1
-
-
-class BuildPrefillInput(Message):
-    """Prefill of a participant's task, or of a group task when `group` is set."""
-
-    cycle_id: str
-    employee_id: str | None
-    phase_id: str
-    kind: str
-    sections: tuple[str, ...] = ()
-    group: str | None = None
 
 
 class NotifyInput(Message):

@@ -47,6 +47,12 @@ PASSTHROUGH_MODULES = (
     "referencing",
     "rpds",
     "cel",
+    "workflows.clock",
+    "workflows.tasks",
+    "workflows.context",
+    "workflows.phases",
+    "workflows.builtin_forms",
+    "workflows.messages",
 )
 
 SessionFactory = sessionmaker[Session]

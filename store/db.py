@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +27,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
+_sqlite_writers: dict[str, threading.Lock] = {}
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -104,6 +105,25 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
         if factory is None:
             factory = _factories[resolved] = sessionmaker(bind=engine, expire_on_commit=False)
         return factory
+
+
+def writer_lock(bind: Engine | Connection | None) -> AbstractContextManager[object]:
+    """Hold while running a write transaction from a pool of threads.
+
+    SQLite has one writer at a time, and its busy handler makes waiting writers sleep
+    (up to 100 ms a try), so two hundred activity threads racing for the lock spend most
+    of a launch asleep. Queuing them on one in-process lock per database file hands the
+    lock straight on instead. Other processes (the API, a second worker) still wait
+    through the busy timeout. PostgreSQL needs no such lock: a no-op there.
+    """
+    if bind is None or bind.dialect.name != "sqlite":
+        return nullcontext()
+    key = str(bind.engine.url)
+    with _lock:
+        lock = _sqlite_writers.get(key)
+        if lock is None:
+            lock = _sqlite_writers[key] = threading.Lock()
+    return lock
 
 
 @contextmanager

@@ -31,6 +31,10 @@ with workflow.unsafe.imports_passed_through():
 # A late joiner or a reopened task always gets at least this long.
 MINIMUM_TASK_TIME = timedelta(days=7)
 
+ONE_WRITE_PHASE_START = "one-write-phase-start"
+"""Patch: a phase's "active" record, its first prefill and its first task are written by
+one local activity instead of three (`begin_phase`, `open_task(prefill_from=...)`)."""
+
 
 class Withdrawn(Exception):
     """The participant left or was cancelled; unwinds the phase being run."""
@@ -61,6 +65,7 @@ class ParticipantContext:
         self.score: float | None = None
         self.current_phase: str | None = None
         self.phase_status: str = "pending"
+        self._unwritten_phase: RecordPhaseInput | None = None
 
     # -- definition and time ----------------------------------------------------------
 
@@ -123,23 +128,47 @@ class ParticipantContext:
     async def record_phase(
         self, phase_id: str, status: PhaseStatus, *, participant_status: Any = None
     ) -> None:
+        self._unwritten_phase = None  # this record supersedes it
         self.current_phase = phase_id
         self.phase_status = status
         await self.activity(
             ActivityName.RECORD_PHASE,
-            RecordPhaseInput(
-                cycle_id=self.cycle_id,
-                employee_id=self.employee_id,
-                group=self.profile.department,
-                phase_id=phase_id,
-                status=status,
-                at=self.clock.now(),
-                participant_status=participant_status,
-            ),
+            self._phase_record(phase_id, status, participant_status=participant_status),
         )
+
+    def begin_phase(self, phase_id: str) -> None:
+        """The phase is active from now; its record goes out with the phase's first task
+        (or before the phase first waits), saving a write per participant and phase."""
+        self.current_phase = phase_id
+        self.phase_status = "active"
+        self._unwritten_phase = self._phase_record(phase_id, "active")
+
+    async def write_phase_record(self) -> None:
+        """Write a record `begin_phase` held back; call before waiting on anything."""
+        record, self._unwritten_phase = self._unwritten_phase, None
+        if record is not None:
+            await self.activity(ActivityName.RECORD_PHASE, record)
+
+    def _phase_record(
+        self, phase_id: str, status: PhaseStatus, *, participant_status: Any = None
+    ) -> RecordPhaseInput:
+        return RecordPhaseInput(
+            cycle_id=self.cycle_id,
+            employee_id=self.employee_id,
+            group=self.profile.department,
+            phase_id=phase_id,
+            status=status,
+            at=self.clock.now(),
+            participant_status=participant_status,
+        )
+
+    async def sleep_until(self, nominal: datetime) -> None:
+        await self.write_phase_record()
+        await self.clock.sleep_until(nominal)
 
     async def gate(self, gate: str, phase_id: str) -> bool:
         """Wait for the cycle to open an org-level gate; False if the phase was closed."""
+        await self.write_phase_record()
         await workflow.wait_condition(
             lambda: (
                 (gate, phase_id) in self.gates
@@ -154,17 +183,21 @@ class ParticipantContext:
         self, kind: str, phase_id: str, sections: tuple[str, ...] = ()
     ) -> dict[str, Any]:
         result: dict[str, Any] = await self.activity(
-            ActivityName.BUILD_PREFILL,
-            BuildPrefillInput(
-                cycle_id=self.cycle_id,
-                employee_id=self.employee_id,
-                phase_id=phase_id,
-                kind=kind,
-                sections=sections,
-            ),
-            dict,
+            ActivityName.BUILD_PREFILL, self.prefill_source(kind, phase_id, sections), dict
         )
         return result
+
+    def prefill_source(
+        self, kind: str, phase_id: str, sections: tuple[str, ...] = ()
+    ) -> BuildPrefillInput:
+        """What a task's prefill is built from, for `open_task(prefill_from=...)`."""
+        return BuildPrefillInput(
+            cycle_id=self.cycle_id,
+            employee_id=self.employee_id,
+            phase_id=phase_id,
+            kind=kind,
+            sections=sections,
+        )
 
     async def open_task(
         self,
@@ -177,6 +210,7 @@ class ParticipantContext:
         seq: int = 1,
         due_at: datetime | None = None,
         prefill: dict[str, Any] | None = None,
+        prefill_from: BuildPrefillInput | None = None,
         reminders: tuple[Reminder, ...] | None = None,
         escalation: Escalation | None = None,
         rules: Any = None,
@@ -200,9 +234,13 @@ class ParticipantContext:
             prefill=prefill or {},
             rules=rules,
         )
-        return await self.book.open(spec)
+        phase_started = None
+        if spec.task_id not in self.book.tasks:
+            phase_started, self._unwritten_phase = self._unwritten_phase, None
+        return await self.book.open(spec, prefill_from=prefill_from, phase_started=phase_started)
 
     async def wait(self, *tasks: _Task, until: datetime | None = None) -> None:
+        await self.write_phase_record()
         await self.book.wait([t.spec.task_id for t in tasks], until=until)
         self.check()
 

@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.clock import Clock
-from workflows.context import ParticipantContext, Withdrawn
+from workflows.context import ONE_WRITE_PHASE_START, ParticipantContext, Withdrawn
 from workflows.phases import RUNNERS
 from workflows.tasks import DONE_STATUSES
 
@@ -120,7 +120,10 @@ class ParticipantWorkflow:
             await ctx.record_phase(phase_id, "skipped", participant_status=done)
             return
         self.started_phases.add(phase_id)
-        await ctx.record_phase(phase_id, "active")
+        if workflow.patched(ONE_WRITE_PHASE_START):
+            ctx.begin_phase(phase_id)
+        else:
+            await ctx.record_phase(phase_id, "active")
         if self.input.use_search_attributes:
             workflow.upsert_search_attributes([PHASE_KEY.value_set(phase_id)])
         await RUNNERS[phase.kind](ctx, phase)

@@ -26,8 +26,11 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.types import (
         ActivityName,
+        BuildPrefillInput,
         NotifyInput,
         OpenTaskInput,
+        OpenTaskResult,
+        RecordPhaseInput,
         RecordSubmissionInput,
         TaskStatus,
         UpdateTaskInput,
@@ -162,7 +165,15 @@ class TaskBook:
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def open(self, spec: TaskSpec) -> _Task:
+    async def open(
+        self,
+        spec: TaskSpec,
+        *,
+        prefill_from: BuildPrefillInput | None = None,
+        phase_started: RecordPhaseInput | None = None,
+    ) -> _Task:
+        """Open a task; with `prefill_from` its prefill is built by the same activity and
+        `spec.prefill` (which wins on a clash) becomes the whole of it."""
         if spec.task_id in self.tasks:
             return self.tasks[spec.task_id]
         now = self.clock.now()
@@ -175,23 +186,30 @@ class TaskBook:
             assignee_id=spec.assignee_id,
         )
         self.tasks[spec.task_id] = task
-        await self.activity(
-            ActivityName.OPEN_TASK,
-            OpenTaskInput(
-                task_id=spec.task_id,
-                cycle_id=spec.cycle_id,
-                workflow_id=spec.workflow_id,
-                subject_id=spec.subject_id,
-                assignee_id=spec.assignee_id,
-                phase_id=spec.phase_id,
-                kind=spec.kind,
-                form_id=spec.form_id,
-                title=spec.title,
-                due_at=spec.due_at,
-                opened_at=now,
-                prefill=spec.prefill,
-            ),
+        opened = OpenTaskInput(
+            task_id=spec.task_id,
+            cycle_id=spec.cycle_id,
+            workflow_id=spec.workflow_id,
+            subject_id=spec.subject_id,
+            assignee_id=spec.assignee_id,
+            phase_id=spec.phase_id,
+            kind=spec.kind,
+            form_id=spec.form_id,
+            title=spec.title,
+            due_at=spec.due_at,
+            opened_at=now,
+            prefill=spec.prefill,
+            prefill_from=prefill_from,
+            phase_started=phase_started,
         )
+        if prefill_from is None and phase_started is None:
+            # As before ONE_WRITE_PHASE_START: nothing comes back that the workflow needs.
+            await self.activity(ActivityName.OPEN_TASK, opened)
+        else:
+            result: OpenTaskResult = await self.activity(
+                ActivityName.OPEN_TASK, opened, OpenTaskResult
+            )
+            spec.prefill = result.prefill
         return task
 
     async def wait(

@@ -14,8 +14,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from sqlalchemy.orm import Session
+
 from activities.errors import is_retryable
-from activities.notify.base import Notifier, OutgoingNotification
+from activities.notify.base import Notifier, OutgoingNotification, StoreFirstNotifier
 from activities.notify.ledger import key_digest
 
 log = logging.getLogger(__name__)
@@ -27,11 +29,27 @@ class FanoutNotifier:
     def __init__(self, notifiers: Sequence[Notifier]) -> None:
         if not notifiers:
             raise ValueError("a fanout needs at least one notifier (the in-app one first)")
-        self.notifiers: tuple[Notifier, ...] = tuple(notifiers)
+        first, *others = notifiers
+        if not isinstance(first, StoreFirstNotifier):
+            raise ValueError("a fanout's first notifier is the record: an in-app notifier")
+        self.first: StoreFirstNotifier = first
+        self.others: tuple[Notifier, ...] = tuple(others)
+
+    @property
+    def notifiers(self) -> tuple[Notifier, ...]:
+        return (self.first, *self.others)
 
     async def send(self, notification: OutgoingNotification) -> bool:
-        first, *others = self.notifiers
-        delivered = await first.send(notification)
+        recorded = await self.first.send(notification)
+        return await self.deliver(notification) or recorded
+
+    def record(self, session: Session, notification: OutgoingNotification) -> bool:
+        return self.first.record(session, notification)
+
+    async def deliver(self, notification: OutgoingNotification) -> bool:
+        """The channels after the record, concurrently; see the module docstring."""
+        others = self.others
+        delivered = await self.first.deliver(notification)
         results = await asyncio.gather(
             *(notifier.send(notification) for notifier in others), return_exceptions=True
         )

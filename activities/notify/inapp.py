@@ -35,7 +35,31 @@ class InAppNotifier:
         self._log = logger or logging.getLogger(__name__)
 
     async def send(self, notification: OutgoingNotification) -> bool:
-        created = await asyncio.to_thread(self._store, notification)
+        return await asyncio.to_thread(self._store, notification)
+
+    def record(self, session: Session, notification: OutgoingNotification) -> bool:
+        created = insert_if_absent(
+            session,
+            Notification,
+            {
+                "business_key": notification.business_key,
+                "recipient_id": notification.recipient_id,
+                "kind": notification.kind,
+                "subject": notification.subject,
+                "body": notification.body,
+                "task_id": notification.task_id,
+                "cycle_id": notification.cycle_id,
+            },
+            ["business_key"],
+        )
+        self.log_sent(notification, created)
+        return created
+
+    async def deliver(self, notification: OutgoingNotification) -> bool:
+        # Nothing beyond the store: `record` was the whole delivery.
+        return False
+
+    def log_sent(self, notification: OutgoingNotification, created: bool) -> None:
         digest = key_digest(notification.business_key)
         self._log.info(
             "notification channel=%s kind=%s recipient=%s key=%s new=%s",
@@ -52,21 +76,7 @@ class InAppNotifier:
                 "new": created,
             },
         )
-        return created
 
     def _store(self, notification: OutgoingNotification) -> bool:
         with self._session_factory() as session, session.begin():
-            return insert_if_absent(
-                session,
-                Notification,
-                {
-                    "business_key": notification.business_key,
-                    "recipient_id": notification.recipient_id,
-                    "kind": notification.kind,
-                    "subject": notification.subject,
-                    "body": notification.body,
-                    "task_id": notification.task_id,
-                    "cycle_id": notification.cycle_id,
-                },
-                ["business_key"],
-            )
+            return self.record(session, notification)

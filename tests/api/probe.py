@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         ClockSpec,
         NotifyInput,
         OpenTaskInput,
+        OpenTaskResult,
         RecordSubmissionInput,
         UpdateTaskInput,
     )
@@ -89,9 +90,10 @@ class FakeActivities:
 
     def all(self) -> list[Any]:
         @activity.defn(name=ActivityName.OPEN_TASK)
-        async def open_task(request: OpenTaskInput) -> None:
+        async def open_task(request: OpenTaskInput) -> OpenTaskResult:
             self.opened.append(request)
             self.task_opened.set()
+            return OpenTaskResult(prefill=request.prefill)
 
         @activity.defn(name=ActivityName.RECORD_SUBMISSION)
         async def record_submission(request: RecordSubmissionInput) -> None:

@@ -35,6 +35,7 @@ from activities.types import (
     LaunchParticipantsResult,
     NotifyInput,
     OpenTaskInput,
+    OpenTaskResult,
     ParticipantProfile,
     PhaseCounts,
     ProposeResultsInput,
@@ -317,9 +318,15 @@ class FakeWorld:
             self.participants[input.employee_id] = input.participant_status
 
     @activity.defn(name=ActivityName.OPEN_TASK)
-    async def open_task(self, input: OpenTaskInput) -> None:
+    async def open_task(self, input: OpenTaskInput) -> OpenTaskResult:
         if input.task_id in self.tasks:
-            return
+            return OpenTaskResult(prefill=self.tasks[input.task_id].prefill)
+        # Like the store: the phase record and the prefill go with the first task.
+        if input.phase_started is not None:
+            await self.record_phase(input.phase_started)
+        prefill = dict(input.prefill)
+        if input.prefill_from is not None:
+            prefill = {**await self.build_prefill(input.prefill_from), **prefill}
         self.tasks[input.task_id] = FakeTask(
             task_id=input.task_id,
             workflow_id=input.workflow_id,
@@ -331,8 +338,9 @@ class FakeWorld:
             status="open",
             due_at=input.due_at,
             opened_at=input.opened_at,
-            prefill=input.prefill,
+            prefill=prefill,
         )
+        return OpenTaskResult(prefill=prefill)
 
     @activity.defn(name=ActivityName.UPDATE_TASK)
     async def update_task(self, input: UpdateTaskInput) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.context import ParticipantContext
+from workflows.context import ONE_WRITE_PHASE_START, ParticipantContext
 
 with workflow.unsafe.imports_passed_through():
     from definitions.models import GoalSettingPhase
@@ -56,7 +56,10 @@ async def run(ctx: ParticipantContext, phase: GoalSettingPhase) -> None:
         and not await ctx.gate("objectives", phase.id)
     ):
         return
-    prefill = await ctx.prefill("goal_draft", phase.id)
+    # The first draft's prefill is built by the activity that opens it.
+    one_write = workflow.patched(ONE_WRITE_PHASE_START)
+    prefill = {} if one_write else await ctx.prefill("goal_draft", phase.id)
+    prefill_from = ctx.prefill_source("goal_draft", phase.id) if one_write else None
     rules = goal_rules(phase)
     for round_number in range(1, phase.approval.max_rounds + 1):
         draft = await ctx.task(
@@ -67,6 +70,7 @@ async def run(ctx: ParticipantContext, phase: GoalSettingPhase) -> None:
             title="Draft your goals",
             seq=round_number,
             prefill=prefill,
+            prefill_from=prefill_from if round_number == 1 else None,
             rules=rules,
         )
         if not ctx.submitted(draft) or ctx.closed(phase.id):

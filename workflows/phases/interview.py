@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.context import ParticipantContext
+from workflows.context import ONE_WRITE_PHASE_START, ParticipantContext
 
 with workflow.unsafe.imports_passed_through():
     from definitions.durations import parse_duration
@@ -15,7 +15,9 @@ with workflow.unsafe.imports_passed_through():
 
 async def run(ctx: ParticipantContext, phase: InterviewPhase) -> None:
     sections = tuple(item for section in phase.template for item in section.prefill)
-    agenda = await ctx.prefill("interview_minutes", phase.id, sections)
+    # The agenda is built by the activity that opens the minutes task.
+    one_write = workflow.patched(ONE_WRITE_PHASE_START)
+    agenda = {} if one_write else await ctx.prefill("interview_minutes", phase.id, sections)
     recorder = ctx.manager_id or ctx.role_id("hr")
     if recorder is None:
         return
@@ -26,6 +28,9 @@ async def run(ctx: ParticipantContext, phase: InterviewPhase) -> None:
         assignee_id=recorder,
         title=f"Interview with {ctx.employee_id}: record the minutes",
         prefill=agenda,
+        prefill_from=(
+            ctx.prefill_source("interview_minutes", phase.id, sections) if one_write else None
+        ),
     )
     ack = phase.acknowledgment
     if not ctx.submitted(minutes) or ack is None or not ack.required or ctx.closed(phase.id):

@@ -25,7 +25,7 @@ async def run(ctx: ParticipantContext, phase: MonitoringPhase) -> None:
         _, due = ctx.window(phase)  # re-read: HR may have extended the phase
         if tick > due:
             return
-        await ctx.clock.sleep_until(tick)
+        await ctx.sleep_until(tick)
         ctx.check()
         if ctx.closed(phase.id):
             return
