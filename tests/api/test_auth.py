@@ -67,10 +67,14 @@ async def test_a_non_bearer_scheme_is_401(client: AsyncClient) -> None:
 
 
 async def test_a_valid_token_identifies_the_caller(client: AsyncClient, auth: Token) -> None:
-    response = await client.get("/v1/me", headers=auth("E012", "hrbp"))
+    response = await client.get("/v1/me", headers=auth("E012", "hrbp", departments=["Sales"]))
 
     assert response.status_code == 200
-    assert response.json() == {"employee_id": "E012", "roles": ["employee", "hrbp"]}
+    assert response.json() == {
+        "employee_id": "E012",
+        "roles": ["employee", "hrbp"],
+        "departments": ["Sales"],
+    }
 
 
 async def test_bad_signature_is_401(
