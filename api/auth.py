@@ -347,14 +347,24 @@ class StaticJwks:
 
 class UrlJwks:
     """The JWKS at a URL, fetched on first use and cached (`PyJWKClient`). A key id not in
-    the cache makes one refetch, so a provider's key rotation is picked up at once."""
+    the cache makes one refetch, so a provider's key rotation is picked up at once; at most
+    one such refetch per `cooldown_seconds`, so tokens with made-up key ids cannot turn
+    this API into a flood of requests to the identity provider."""
 
-    def __init__(self, url: str, *, cache_seconds: int = 300, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        cache_seconds: int = 300,
+        cooldown_seconds: float = 30.0,
+        timeout: float = 5.0,
+    ) -> None:
         self._client = jwt.PyJWKClient(
             url,
             cache_jwk_set=cache_seconds > 0,
             lifespan=max(cache_seconds, 1),
             timeout=timeout,
+            cooldown_duration=cooldown_seconds,
         )
 
     def key(self, kid: str) -> jwt.PyJWK:

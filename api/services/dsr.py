@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi.encoders import jsonable_encoder
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Column, delete, select, update
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -195,7 +195,7 @@ def export_subject(session: Session, access: Access, employee_id: str) -> Subjec
     return SubjectExport(
         employee_id=employee_id,
         generated_at=datetime.now(UTC).isoformat(),
-        sections=redact(jsonable_encoder(sections)),
+        sections=redact(to_jsonable_python(sections)),  # money stays exact: as strings
     )
 
 
