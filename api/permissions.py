@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -212,12 +212,6 @@ class Access:
     permission: Permission
     request_id: str
     reason: str | None = None
-    checked: dict[str, frozenset[Relation]] = field(default_factory=dict)
-
-    def relations(
-        self, session: Session, subject_id: str, *, task: Task | None = None
-    ) -> frozenset[Relation]:
-        return relations(session, self.user, subject_id, task=task)
 
     def check(
         self,
@@ -234,7 +228,6 @@ class Access:
         if not permission.allow:
             return frozenset()
         found = relations(session, self.user, subject_id, task=task, wanted=permission.reveals)
-        self.checked[subject_id] = found
         if found & permission.allow:
             return found
         if found & permission.visible:
@@ -377,16 +370,3 @@ def ensure_declared(app: FastAPI, prefix: str = "/v1") -> None:
             "every /v1 route declares exactly one permission with permit(...); "
             + "; ".join(problems)
         )
-
-
-def permission_table() -> list[dict[str, Any]]:
-    """The permissions as rows (documentation, tests)."""
-    return [
-        {
-            "permission": p.name,
-            "roles": sorted(r.value for r in p.roles),
-            "relationships": sorted(r.value for r in p.allow),
-            "description": p.description,
-        }
-        for p in _PERMISSIONS
-    ]

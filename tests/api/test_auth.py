@@ -275,8 +275,10 @@ def test_cli_hrbp_tokens_carry_their_departments(
     try:
         result = CliRunner().invoke(
             cli_app(),  # type: ignore[arg-type]
-            ["token", "--as", "H001", "--role", "hrbp"]
-            + ["--department", "Sales", "--department", "Customer Success"],
+            [
+                *("token", "--as", "H001", "--role", "hrbp"),
+                *("--department", "Sales", "--department", "Customer Success"),
+            ],
         )
     finally:
         get_settings.cache_clear()
