@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import jwt
 
 from definitions.errors import PerfloopError
-from perfloop.settings import Settings
+from perfloop.settings import ASYMMETRIC_ALGORITHMS, Settings
 
 DEV_ISSUER = "perfloop-dev"
 AUDIENCE = "perfloop"
@@ -336,7 +336,11 @@ class StaticJwks:
     """A fixed key set (a JWKS document as a dict): tests, or keys pinned in config."""
 
     def __init__(self, jwks: dict[str, Any]) -> None:
-        self._keys = {k.key_id: k for k in jwt.PyJWKSet.from_dict(jwks).keys if k.key_id}
+        self._keys = {
+            k.key_id: k
+            for k in jwt.PyJWKSet.from_dict(jwks).keys
+            if k.key_id and k.public_key_use in (None, "sig")
+        }
 
     def key(self, kid: str) -> jwt.PyJWK:
         found = self._keys.get(kid)
@@ -387,6 +391,10 @@ class OidcAuthenticator:
         self._issuer = settings.oidc_issuer
         self._audience = settings.oidc_audience
         self._algorithms = tuple(settings.oidc_algorithms)
+        unsafe = set(self._algorithms) - ASYMMETRIC_ALGORITHMS
+        if unsafe or not self._algorithms:
+            # Settings refuse these already; settings built by copying skip validation.
+            raise AuthError(f"OIDC accepts public-key algorithms only, not {sorted(unsafe)}")
         self._claims = {
             "subject_claim": settings.oidc_subject_claim,
             "roles_claim": settings.oidc_roles_claim,
@@ -413,8 +421,10 @@ class OidcAuthenticator:
         if not isinstance(kid, str) or not kid:
             raise AuthError("the token names no signing key (kid)")
         key = self._jwks.key(kid)
+        # A key that names its algorithm is good for that one only; PyJWK keeps the
+        # JWK's own fields in `_jwk_data` (its `algorithm_name` is a guess when absent).
         declared = key._jwk_data.get("alg")
-        if key.key_type != KEY_TYPES[algorithm[:2]] or declared not in (None, algorithm):
+        if key.key_type != KEY_TYPES.get(algorithm[:2]) or declared not in (None, algorithm):
             raise AuthError(f'the token says {algorithm} but key "{kid}" is not a {algorithm} key')
         try:
             claims = jwt.decode(

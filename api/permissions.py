@@ -241,7 +241,9 @@ class Access:
     @staticmethod
     def grants(name: str, found: frozenset[Relation]) -> bool:
         """Whether relationships `found` (from `check`) grant a field-level permission
-        (`FIELD_PERMISSIONS`), e.g. the pay fields of a record the caller may read."""
+        (`FIELD_PERMISSIONS`), e.g. the pay fields of a record the caller may read.
+        `check` computed only the route permission's relationships, so a field permission
+        needs a subset of them (a test holds this)."""
         return bool(found & PERMISSIONS[name].allow)
 
 

@@ -320,3 +320,20 @@ def test_algorithms_and_retention_read_comma_separated_env(
     monkeypatch.setenv("PERFLOOP_RETENTION_KEEP", "results,everything")
     with pytest.raises(ValidationError, match="unknown retention categories everything"):
         Settings()
+
+
+def test_the_authenticator_itself_refuses_symmetric_algorithms(settings: Settings) -> None:
+    copied = oidc_settings(settings).model_copy(update={"oidc_algorithms": ("RS256", "HS256")})
+
+    with pytest.raises(AuthError, match="public-key algorithms only"):
+        OidcAuthenticator(copied, jwks=StaticJwks(JWKS))
+
+
+def test_encryption_keys_are_not_signing_keys(settings: Settings) -> None:
+    encryption = {**public_jwk(RSA_KEY, "enc-1"), "use": "enc"}
+    authenticator = OidcAuthenticator(
+        oidc_settings(settings), jwks=StaticJwks({"keys": [encryption]})
+    )
+
+    with pytest.raises(AuthError, match="unknown key"):
+        authenticator.authenticate(token(kid="enc-1"))

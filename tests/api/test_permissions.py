@@ -76,6 +76,12 @@ def test_unknown_or_field_permissions_cannot_be_declared() -> None:
         permit("employees:read-pay")
 
 
+def test_field_permissions_need_only_what_their_route_computes() -> None:
+    assert PERMISSIONS["employees:read-pay"].allow <= PERMISSIONS["employees:read"].allow
+    assert Relation.MANAGER not in PERMISSIONS["employees:read-pay"].allow
+    assert Relation.SKIP_LEVEL not in PERMISSIONS["employees:read-pay"].allow
+
+
 def test_request_models_forbid_extra_fields(app: FastAPI) -> None:
     """Every request body refuses unknown fields: nobody can slip in a rating or pay."""
     bodies = [
