@@ -8,6 +8,8 @@ Routes live in `api/routers/` (one module per resource) and stay thin: they decl
 dependencies (`api.deps`) and call `api/services/`. Errors are mapped to HTTP in
 `api.errors` only. Everything under `/v1` needs a bearer token; `/healthz`, `/readyz`
 and `/metrics` do not, nor do `/docs` and `/openapi.json`, which exist in development only.
+Every `/v1` route declares exactly one permission (`api.permissions.permit`); an app with
+a route that declares none is refused when it is built (deny by default).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from fastapi import APIRouter, Depends, FastAPI
 from api.auth import Authenticator, build_authenticator
 from api.deps import authenticated
 from api.errors import error_responses, install_error_handlers
-from api.routers import cycles, health, me, tasks
+from api.permissions import ensure_declared
+from api.routers import audit, cycles, employees, health, me, tasks
 from api.state import (
     AppState,
     Store,
@@ -41,8 +44,8 @@ def create_app(
     """A new application for `settings` (default: from the environment).
 
     `temporal_client_factory` builds the Temporal client on first use (default:
-    `perfloop.temporal.connect`); `authenticator` verifies bearer tokens (default: dev
-    tokens in development, none in production).
+    `perfloop.temporal.connect`); `authenticator` verifies bearer tokens (default: by
+    `PERFLOOP_AUTH_MODE`, see `api.auth.build_authenticator`).
     """
     settings = settings or get_settings()
     state = AppState(
@@ -79,10 +82,13 @@ def create_app(
         dependencies=[Depends(authenticated)],
         responses=error_responses(401, 422, 503),
     )
+    v1.include_router(audit.router)
     v1.include_router(cycles.router)
+    v1.include_router(employees.router)
     v1.include_router(me.router)
     v1.include_router(tasks.router)
 
     app.include_router(health.router)
     app.include_router(v1)
+    ensure_declared(app)
     return app

@@ -1,13 +1,20 @@
 """Who is calling: bearer tokens in, a `Principal` out.
 
-Development mode signs HS256 JWTs with a local key, `PERFLOOP_HOME/dev-signing.key`
-(created on first use, mode 0600), and `perfloop token --as E012 --role hr-admin` issues
-them. Claims: `sub` (employee id), `roles`, `iss` "perfloop-dev", `aud` "perfloop",
-`iat`, `exp`, `jti`.
+`build_authenticator(settings)` picks one `Authenticator` by `PERFLOOP_AUTH_MODE`:
 
-The API only sees the `Authenticator` protocol: `build_authenticator(settings)` picks one.
-In production dev tokens are refused outright; an identity provider (OIDC, issue 4)
-plugs in as another `Authenticator` that turns its tokens into the same `Principal`.
+- `dev` (the default): HS256 JWTs signed with a local key, `PERFLOOP_HOME/dev-signing.key`
+  (created on first use, mode 0600), issued by
+  `perfloop token --as E012 --role hrbp --department Sales`. Claims: `sub` (employee id),
+  `roles`, `departments` (what an HRBP partners), `iss` "perfloop-dev", `aud`
+  "perfloop", `iat`, `exp`, `jti`. Refused outright in production.
+- `oidc`: JWTs from an identity provider, verified against its JWKS
+  (`PERFLOOP_OIDC_JWKS_URL`, fetched and cached): issuer, audience, expiry and an
+  allow-list of public-key algorithms (`none` and HS* are never accepted). The claims
+  holding the employee id, roles and HRBP departments are named by settings.
+
+HRBP departments travel in the token (a `departments` claim) rather than a store table:
+the identity provider already owns group membership, and a token is then enough to decide
+what an HRBP may see without another query.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from typing import Any, Protocol
 import jwt
 
 from definitions.errors import PerfloopError
-from perfloop.settings import Settings
+from perfloop.settings import ASYMMETRIC_ALGORITHMS, Settings
 
 DEV_ISSUER = "perfloop-dev"
 AUDIENCE = "perfloop"
@@ -39,6 +46,7 @@ KEY_BYTES = 64
 LEEWAY = timedelta(seconds=30)
 DEFAULT_TTL = timedelta(hours=8)
 MAX_TTL = timedelta(days=30)
+MAX_DEPARTMENT_LENGTH = 200
 SUBJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 
 
@@ -69,6 +77,8 @@ class Principal:
     issuer: str
     expires_at: datetime | None = None
     token_id: str | None = None
+    departments: frozenset[str] = frozenset()
+    """Departments this caller partners as an HRBP (meaningful with `Role.HRBP` only)."""
 
     def has_any(self, roles: Iterable[Role]) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -76,6 +86,10 @@ class Principal:
     @property
     def is_hr_admin(self) -> bool:
         return Role.HR_ADMIN in self.roles
+
+    def partners(self, department: str | None) -> bool:
+        """Whether the caller is the HRBP of `department`."""
+        return department is not None and Role.HRBP in self.roles and department in self.departments
 
 
 class Authenticator(Protocol):
@@ -166,11 +180,23 @@ def normalise_roles(roles: Iterable[str | Role]) -> tuple[Role, ...]:
     return tuple(result)
 
 
+def normalise_departments(departments: Iterable[str]) -> tuple[str, ...]:
+    result: list[str] = []
+    for department in departments:
+        name = department.strip()
+        if not name or len(name) > MAX_DEPARTMENT_LENGTH:
+            raise AuthError(f'"{department}" is not a department name')
+        if name not in result:
+            result.append(name)
+    return tuple(result)
+
+
 def issue_dev_token(
     settings: Settings,
     subject: str,
     roles: Iterable[str | Role] = (),
     *,
+    departments: Iterable[str] = (),
     ttl: timedelta = DEFAULT_TTL,
     now: datetime | None = None,
 ) -> str:
@@ -187,6 +213,7 @@ def issue_dev_token(
         "aud": AUDIENCE,
         "sub": subject,
         "roles": [role.value for role in normalise_roles(roles)],
+        "departments": list(normalise_departments(departments)),
         "iat": int(issued.timestamp()),
         "exp": int((issued + ttl).timestamp()),
         "jti": uuid.uuid4().hex,
@@ -197,26 +224,51 @@ def issue_dev_token(
 # --- verifying --------------------------------------------------------------------------
 
 
-def _roles_claim(value: Any) -> frozenset[Role]:
+def _string_list(value: Any, name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise AuthError("the token's roles claim must be a list of strings")
+        raise AuthError(f"the token's {name} claim must be a list of strings")
+    return value
+
+
+def _roles_claim(value: Any) -> frozenset[Role]:
     known = {role.value for role in Role}
-    # Roles this version does not know are ignored, not fatal: a newer issuer may add some.
-    return frozenset(Role(item) for item in value if item in known)
+    # Roles this version does not know are ignored, not fatal: a newer issuer (or an
+    # identity provider's other applications) may add some.
+    return frozenset(Role(item) for item in _string_list(value, "roles") if item in known)
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    subject = claims.get("sub")
+def claim(claims: dict[str, Any], path: str, default: Any = None) -> Any:
+    """The claim at a dotted `path` (`realm_access.roles`), or `default` when absent."""
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return default
+        value = value[part]
+    return value
+
+
+def principal_from_claims(
+    claims: dict[str, Any],
+    *,
+    subject_claim: str = "sub",
+    roles_claim: str = "roles",
+    departments_claim: str = "departments",
+) -> Principal:
+    subject = claim(claims, subject_claim)
     if not isinstance(subject, str) or not SUBJECT_RE.match(subject):
         raise AuthError("the token's subject is not an employee id")
+    roles = _roles_claim(claim(claims, roles_claim, []))
+    departments = _string_list(claim(claims, departments_claim, []), "departments")
     expires = claims.get("exp")
     jti = claims.get("jti")
     return Principal(
         subject=subject,
-        roles=_roles_claim(claims.get("roles", [])),
+        # Every authenticated person is an employee, whatever the token lists.
+        roles=roles | {Role.EMPLOYEE},
         issuer=str(claims.get("iss", "")),
         expires_at=datetime.fromtimestamp(expires, UTC) if isinstance(expires, int) else None,
         token_id=jti if isinstance(jti, str) else None,
+        departments=frozenset(departments),
     )
 
 
@@ -263,10 +315,143 @@ class ProductionAuthenticator:
             issuer = None
         if issuer == DEV_ISSUER:
             raise AuthError("development tokens are not accepted in production")
-        raise AuthError("no identity provider is configured")
+        raise AuthError("no identity provider is configured (set PERFLOOP_AUTH_MODE=oidc)")
+
+
+# --- OIDC --------------------------------------------------------------------------------
+
+
+KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+"""The JWK key type each allowed algorithm family needs (by its first two letters)."""
+
+
+class JwksSource(Protocol):
+    """Where the identity provider's signing keys come from; `key(kid)` raises
+    `AuthError` for a key it does not hold."""
+
+    def key(self, kid: str) -> jwt.PyJWK: ...
+
+
+class StaticJwks:
+    """A fixed key set (a JWKS document as a dict): tests, or keys pinned in config."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        self._keys = {
+            k.key_id: k
+            for k in jwt.PyJWKSet.from_dict(jwks).keys
+            if k.key_id and k.public_key_use in (None, "sig")
+        }
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        found = self._keys.get(kid)
+        if found is None:
+            raise AuthError(f'the token was signed with an unknown key (kid "{kid}")')
+        return found
+
+
+class UrlJwks:
+    """The JWKS at a URL, fetched on first use and cached (`PyJWKClient`). A key id not in
+    the cache makes one refetch, so a provider's key rotation is picked up at once; at most
+    one such refetch per `cooldown_seconds`, so tokens with made-up key ids cannot turn
+    this API into a flood of requests to the identity provider."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        cache_seconds: int = 300,
+        cooldown_seconds: float = 30.0,
+        timeout: float = 5.0,
+    ) -> None:
+        self._client = jwt.PyJWKClient(
+            url,
+            cache_jwk_set=cache_seconds > 0,
+            lifespan=max(cache_seconds, 1),
+            timeout=timeout,
+            cooldown_duration=cooldown_seconds,
+        )
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        try:
+            return self._client.get_signing_key(kid)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise AuthError(f"cannot fetch the identity provider's signing keys: {exc}") from None
+        except jwt.PyJWKClientError:
+            raise AuthError(f'the token was signed with an unknown key (kid "{kid}")') from None
+
+
+class OidcAuthenticator:
+    """Verifies an identity provider's JWTs: signature by a JWKS key, `iss`, `aud`, `exp`,
+    and an algorithm from the allow-list, checked against the token header *before* any key
+    is looked up, so `alg: none` or an HS* token never reaches verification."""
+
+    def __init__(self, settings: Settings, jwks: JwksSource | None = None) -> None:
+        if not (settings.oidc_issuer and settings.oidc_audience):
+            raise AuthError("OIDC needs PERFLOOP_OIDC_ISSUER and PERFLOOP_OIDC_AUDIENCE")
+        self._issuer = settings.oidc_issuer
+        self._audience = settings.oidc_audience
+        self._algorithms = tuple(settings.oidc_algorithms)
+        unsafe = set(self._algorithms) - ASYMMETRIC_ALGORITHMS
+        if unsafe or not self._algorithms:
+            # Settings refuse these already; settings built by copying skip validation.
+            raise AuthError(f"OIDC accepts public-key algorithms only, not {sorted(unsafe)}")
+        self._claims = {
+            "subject_claim": settings.oidc_subject_claim,
+            "roles_claim": settings.oidc_roles_claim,
+            "departments_claim": settings.oidc_departments_claim,
+        }
+        if jwks is None:
+            if not settings.oidc_jwks_url:
+                raise AuthError("OIDC needs PERFLOOP_OIDC_JWKS_URL")
+            jwks = UrlJwks(settings.oidc_jwks_url, cache_seconds=settings.oidc_jwks_cache_seconds)
+        self._jwks = jwks
+
+    def authenticate(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise AuthError(f"invalid token: {exc}") from None
+        algorithm = header.get("alg")
+        if algorithm not in self._algorithms:
+            raise AuthError(
+                f'the token\'s algorithm "{algorithm}" is not allowed '
+                f"(allowed: {', '.join(self._algorithms)})"
+            )
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise AuthError("the token names no signing key (kid)")
+        key = self._jwks.key(kid)
+        # A key that names its algorithm is good for that one only; PyJWK keeps the
+        # JWK's own fields in `_jwk_data` (its `algorithm_name` is a guess when absent).
+        declared = key._jwk_data.get("alg")
+        if key.key_type != KEY_TYPES.get(algorithm[:2]) or declared not in (None, algorithm):
+            raise AuthError(f'the token says {algorithm} but key "{kid}" is not a {algorithm} key')
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=LEEWAY,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenExpiredError("the token has expired") from None
+        except jwt.InvalidAudienceError:
+            raise AuthError(
+                f'the token is not for this API (audience is not "{self._audience}")'
+            ) from None
+        except jwt.InvalidIssuerError:
+            raise AuthError(f'the token was not issued by "{self._issuer}"') from None
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from None
+        return principal_from_claims(claims, **self._claims)
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
+    if settings.auth_mode == "oidc":
+        return OidcAuthenticator(settings)
     if settings.environment == "production":
         return ProductionAuthenticator()
     return DevAuthenticator(settings)

@@ -4,10 +4,11 @@
 def my_route(user: CurrentUser, session: SessionDep, temporal: TemporalDep) -> ...
 ```
 
-`HrAdmin`, `CycleReader` (hr-admin, hrbp or ops) add a role check on top of
-`CurrentUser`; `require_roles(...)` builds more. Every router under `/v1` also gets
-`authenticated` as a router dependency, so a route that forgets `CurrentUser` is still
-protected.
+Authorisation is `api.permissions.permit("...")`, which every `/v1` route must declare
+(the app refuses to build otherwise); it depends on `CurrentUser` and answers with an
+`Access`. `HrAdmin`, `CycleReader` and `require_roles(...)` are bare role checks for code
+outside `/v1`, or on its way to a permission. Every router under `/v1` also gets
+`authenticated` as a router dependency, so nothing there answers without a token.
 """
 
 from __future__ import annotations

@@ -9,10 +9,33 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+"""What an OIDC token may be signed with: public-key algorithms only. `none` would accept
+anything, and HS* would make the identity provider's public key a shared secret."""
+
+
+RETENTION_CATEGORIES = (
+    "profile",
+    "participation",
+    "tasks",
+    "goals",
+    "reviews",
+    "minutes",
+    "ratings",
+    "results",
+    "notifications",
+    "timeline",
+    "audit",
+)
+"""What an erasure removes, category by category (`api/services/dsr.py` maps each to its
+tables); `PERFLOOP_RETENTION_KEEP` names those kept. `audit` is kept whatever it says."""
 
 
 class Settings(BaseSettings):
@@ -51,6 +74,40 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+
+    # --- authentication: who is calling (`api/auth.py`) ------------------------------
+    auth_mode: Literal["dev", "oidc"] = Field(
+        default="dev",
+        description="`dev`: tokens from `perfloop token` (refused in production); "
+        "`oidc`: bearer JWTs from an identity provider, checked against its JWKS.",
+    )
+    oidc_issuer: str | None = Field(default=None, description="Required `iss` of OIDC tokens.")
+    oidc_audience: str | None = Field(default=None, description="Required `aud` of OIDC tokens.")
+    oidc_jwks_url: str | None = Field(
+        default=None, description="Where the identity provider publishes its signing keys."
+    )
+    oidc_algorithms: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("RS256", "ES256"),
+        description="Signature algorithms accepted (comma-separated); never `none` or HS*.",
+    )
+    oidc_subject_claim: str = Field(
+        default="sub", description="Claim holding the employee id (dotted for nested claims)."
+    )
+    oidc_roles_claim: str = Field(
+        default="roles", description="Claim listing perfloop roles, e.g. `realm_access.roles`."
+    )
+    oidc_departments_claim: str = Field(
+        default="departments", description="Claim listing the departments an HRBP partners."
+    )
+    oidc_jwks_cache_seconds: int = Field(
+        default=300, ge=0, description="How long fetched signing keys are reused."
+    )
+
+    # --- data-subject requests (`api/services/dsr.py`) ---------------------------------
+    retention_keep: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("results", "audit"),
+        description="Categories an erasure keeps (comma-separated); `audit` is always kept.",
+    )
 
     # --- integrations: where people come from, where results and notifications go ------
     hris: Literal["embedded", "scim"] = Field(
@@ -101,6 +158,50 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_integration_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("oidc_algorithms", "retention_keep", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("oidc_issuer", "oidc_audience", "oidc_jwks_url", mode="before")
+    @classmethod
+    def _empty_oidc_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("retention_keep")
+    @classmethod
+    def _known_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(RETENTION_CATEGORIES))
+        if unknown:
+            raise ValueError(
+                f"unknown retention categories {', '.join(unknown)}; "
+                f"known: {', '.join(RETENTION_CATEGORIES)}"
+            )
+        return tuple(dict.fromkeys((*value, "audit")))
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> Settings:
+        if self.auth_mode == "oidc":
+            missing = [
+                f"PERFLOOP_OIDC_{name.upper()}"
+                for name in ("issuer", "audience", "jwks_url")
+                if not getattr(self, f"oidc_{name}")
+            ]
+            if missing:
+                raise ValueError(f"auth_mode=oidc needs {', '.join(missing)}")
+            if not self.oidc_algorithms:
+                raise ValueError("PERFLOOP_OIDC_ALGORITHMS may not be empty")
+            refused = [alg for alg in self.oidc_algorithms if alg not in ASYMMETRIC_ALGORITHMS]
+            if refused:
+                allowed = ", ".join(sorted(ASYMMETRIC_ALGORITHMS))
+                raise ValueError(
+                    f"PERFLOOP_OIDC_ALGORITHMS may not contain {', '.join(refused)}: "
+                    f"only public-key algorithms ({allowed})"
+                )
+        return self
 
     @property
     def effective_database_url(self) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import SessionDep
 from api.errors import error_responses
+from api.permissions import Access, permit
 from api.schemas.common import PublicModel
 from api.schemas.tasks import InboxFilter, TaskPage
 from api.services import inbox
@@ -18,11 +20,17 @@ router = APIRouter(prefix="/me", tags=["me"])
 class Me(PublicModel):
     employee_id: str
     roles: list[str]
+    departments: list[str] = Field(description="Departments partnered as an HRBP.")
 
 
 @router.get("", summary="Who the token speaks for")
-def get_me(user: CurrentUser) -> Me:
-    return Me(employee_id=user.subject, roles=sorted(role.value for role in user.roles))
+def get_me(access: Annotated[Access, permit("me:read")]) -> Me:
+    user = access.user
+    return Me(
+        employee_id=user.subject,
+        roles=sorted(role.value for role in user.roles),
+        departments=sorted(user.departments),
+    )
 
 
 @router.get(
@@ -31,7 +39,7 @@ def get_me(user: CurrentUser) -> Me:
     responses=error_responses(422),
 )
 def my_tasks(
-    user: CurrentUser,
+    access: Annotated[Access, permit("me:tasks")],
     session: SessionDep,
     status: Annotated[
         InboxFilter,
@@ -44,4 +52,4 @@ def my_tasks(
         str | None, Query(max_length=1024, description="`next_cursor` of the previous page.")
     ] = None,
 ) -> TaskPage:
-    return inbox.list_inbox(session, user, status=status, limit=limit, cursor=cursor)
+    return inbox.list_inbox(session, access.user, status=status, limit=limit, cursor=cursor)

@@ -10,8 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 
-from api.deps import CurrentUser, SessionDep, StateDep, TemporalDep
+from api.deps import SessionDep, StateDep, TemporalDep
 from api.errors import error_responses
+from api.permissions import Access, permit
 from api.schemas.tasks import TaskDetail, TaskSubmit, TaskSubmitted
 from api.services import tasks as service
 
@@ -37,16 +38,21 @@ IdempotencyKey = Annotated[
 async def submit_task(
     task_id: str,
     body: TaskSubmit,
-    user: CurrentUser,
+    access: Annotated[Access, permit("tasks:submit")],
     session: SessionDep,
     temporal: TemporalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskSubmitted:
     return await service.submit_task(
-        session, temporal, user, task_id, body.payload, idempotency_key=idempotency_key
+        session, temporal, access, task_id, body.payload, idempotency_key=idempotency_key
     )
 
 
 @router.get("/{task_id:path}", summary="A task with its form, prefill and status")
-def get_task(task_id: str, user: CurrentUser, session: SessionDep, state: StateDep) -> TaskDetail:
-    return service.task_detail(session, state.forms, user, task_id)
+def get_task(
+    task_id: str,
+    access: Annotated[Access, permit("tasks:read")],
+    session: SessionDep,
+    state: StateDep,
+) -> TaskDetail:
+    return service.task_detail(session, state.forms, access, task_id)

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
-from api.auth import Principal
-from api.errors import Forbidden, NotFound, ServiceUnavailable
+from api.errors import NotFound, ServiceUnavailable
+from api.permissions import Access
 from api.schemas.tasks import FormPublic, TaskDetail, TaskPublic, TaskSubmitted
+from api.services import audit
 from api.services.forms import FormCatalog
 from store.models import Task
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
@@ -30,19 +31,41 @@ SUBMIT_TIMEOUT = timedelta(seconds=30)
 same Idempotency-Key: it is applied at most once)."""
 
 
+def not_found(task_id: str) -> NotFound:
+    return NotFound(f"no task {task_id}", type="TaskNotFound")
+
+
 def find_task(session: Session, task_id: str) -> Task:
     task = session.get(Task, task_id)
     if task is None:
-        raise NotFound(f"no task {task_id}", type="TaskNotFound")
+        raise not_found(task_id)
     return task
 
 
-def task_detail(session: Session, forms: FormCatalog, user: Principal, task_id: str) -> TaskDetail:
-    """The task with its form, for its assignee or an HR admin."""
+def authorised_task(session: Session, access: Access, task_id: str) -> Task:
+    """The task, if the declared permission lets the caller at it: 404 exactly as for a
+    missing task when they may not see it, 403 when they may see it but not act on it."""
     task = find_task(session, task_id)
-    if task.assignee_id != user.subject and not user.is_hr_admin:
-        raise Forbidden("only the task's assignee or an HR admin may read it", type="NotAssignee")
+    access.check(session, task.subject_id, task=task, not_found=not_found(task_id))
+    return task
+
+
+def task_detail(session: Session, forms: FormCatalog, access: Access, task_id: str) -> TaskDetail:
+    """The task with its form: for its assignee, the HRBP of its subject's department and
+    HR admins. Reading a review, minutes, rating or pay task is audited."""
+    task = authorised_task(session, access, task_id)
     schema = forms.schema(session, task.cycle_id, task.form_id)
+    action = audit.task_action(task.kind, "read")
+    if action is not None:
+        audit.record(
+            session,
+            access,
+            action,
+            resource_type="task",
+            resource_id=task.task_id,
+            subject_id=task.subject_id,
+        )
+        session.commit()
     base = TaskPublic.model_validate(task)
     return TaskDetail(
         **base.model_dump(),
@@ -65,13 +88,16 @@ def submission_update_id(task_id: str, submitter_id: str, idempotency_key: str |
 async def submit_task(
     session: Session,
     client: Client,
-    user: Principal,
+    access: Access,
     task_id: str,
     payload: dict[str, Any],
     *,
     idempotency_key: str | None = None,
 ) -> TaskSubmitted:
-    task = await run_in_threadpool(find_task, session, task_id)
+    """Submit the caller's task; a review, minutes, rating or pay submission is audited
+    once the workflow has accepted it."""
+    user = access.user
+    task = await run_in_threadpool(authorised_task, session, access, task_id)
     handle = client.get_workflow_handle(task.workflow_id)
     request = SubmitTaskInput(task_id=task_id, submitter_id=user.subject, payload=payload)
     try:
@@ -91,9 +117,24 @@ async def submit_task(
         raise ServiceUnavailable(
             f"the workflow did not answer in time; {advice}", type="EngineTimeout"
         ) from None
+    action = audit.task_action(task.kind, "submit")
+    if action is not None:
+        await run_in_threadpool(_record_submission, session, access, task, action)
     return TaskSubmitted(
         task_id=result.task_id,
         status=result.status,
         late=result.late,
         accepted_at=result.accepted_at,
     )
+
+
+def _record_submission(session: Session, access: Access, task: Task, action: str) -> None:
+    audit.record(
+        session,
+        access,
+        action,
+        resource_type="task",
+        resource_id=task.task_id,
+        subject_id=task.subject_id,
+    )
+    session.commit()

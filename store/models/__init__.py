@@ -6,10 +6,12 @@ Alembic (migrations and the metadata comparison test) and for test clean-up. Whe
 
 Areas: `definitions` (published cycle definitions), `org` (employees, the embedded
 HRIS), `notifications` (in-app inbox, external deliveries), `cycles` (cycles,
-participants, the phase read model, tasks) and `records` (the performance file).
+participants, the phase read model, tasks), `records` (the performance file) and `audit`
+(the append-only trail of sensitive reads and changes).
 """
 
 from store.base import Base
+from store.models.audit import AuditEvent
 from store.models.cycles import Cycle, CycleParticipant, ParticipantPhase, Task, TaskEvent
 from store.models.definitions import DefinitionVersion
 from store.models.notifications import Notification, NotificationDelivery
@@ -30,6 +32,7 @@ from store.models.records import (
 
 __all__ = [
     "Acknowledgment",
+    "AuditEvent",
     "Base",
     "CalibrationChange",
     "CheckIn",

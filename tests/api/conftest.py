@@ -144,12 +144,17 @@ Token = Callable[..., dict[str, str]]
 
 @pytest.fixture
 def auth(settings: Settings) -> Token:
-    """`auth("E012", "hr-admin")` -> the Authorization header of a dev token."""
+    """`auth("E012", "hr-admin")` -> the Authorization header of a dev token;
+    `auth("B1", "hrbp", departments=["Sales"])` for an HRBP of Sales."""
 
     def make(
-        subject: str = "E012", *roles: str, ttl: timedelta = timedelta(hours=1)
+        subject: str = "E012",
+        *roles: str,
+        departments: tuple[str, ...] | list[str] = (),
+        ttl: timedelta = timedelta(hours=1),
     ) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_dev_token(settings, subject, roles, ttl=ttl)}"}
+        token = issue_dev_token(settings, subject, roles, departments=departments, ttl=ttl)
+        return {"Authorization": f"Bearer {token}"}
 
     return make
 

@@ -67,10 +67,14 @@ async def test_a_non_bearer_scheme_is_401(client: AsyncClient) -> None:
 
 
 async def test_a_valid_token_identifies_the_caller(client: AsyncClient, auth: Token) -> None:
-    response = await client.get("/v1/me", headers=auth("E012", "hrbp"))
+    response = await client.get("/v1/me", headers=auth("E012", "hrbp", departments=["Sales"]))
 
     assert response.status_code == 200
-    assert response.json() == {"employee_id": "E012", "roles": ["employee", "hrbp"]}
+    assert response.json() == {
+        "employee_id": "E012",
+        "roles": ["employee", "hrbp"],
+        "departments": ["Sales"],
+    }
 
 
 async def test_bad_signature_is_401(
@@ -261,9 +265,38 @@ def test_cli_token_prints_a_token_the_api_accepts(
     assert "valid for 30m" in result.stderr
 
 
+def test_cli_hrbp_tokens_carry_their_departments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfloop.settings import get_settings
+
+    monkeypatch.setenv("PERFLOOP_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            cli_app(),  # type: ignore[arg-type]
+            [
+                *("token", "--as", "H001", "--role", "hrbp"),
+                *("--department", "Sales", "--department", "Customer Success"),
+            ],
+        )
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    user = DevAuthenticator(Settings(home=tmp_path)).authenticate(result.stdout.strip())
+    assert user.roles == {Role.EMPLOYEE, Role.HRBP}
+    assert user.departments == {"Sales", "Customer Success"}
+    assert user.partners("Sales")
+    assert not user.partners("Engineering")
+    assert "partnering Sales, Customer Success" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
+        (["--as", "E012", "--department", "Sales"], {}, "--department is for HRBP tokens"),
+        (["--as", "E012", "--role", "hrbp", "--department", " "], {}, "is not a department"),
         (["--as", "E012", "--role", "wizard"], {}, 'unknown role "wizard"'),
         (["--as", "E012", "--ttl", "forever"], {}, "is not a duration"),
         (["--as", "E0 12"], {}, "is not an employee id"),

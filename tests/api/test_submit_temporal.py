@@ -102,8 +102,9 @@ async def test_submit_through_the_api_to_a_real_workflow(
     assert error["type"] == "InvalidPayload"
     assert "/goals/0/type" in [item["path"] for item in error["details"]["errors"]]
 
-    assert intruder.status_code == 403, intruder.text
-    assert intruder.json()["error"]["type"] == "NotAssignee"
+    # Someone else's task: the API answers as if it did not exist, before the workflow.
+    assert intruder.status_code == 404, intruder.text
+    assert intruder.json()["error"]["type"] == "TaskNotFound"
 
     assert first.status_code == 200, first.text
     assert first.json()["status"] == "submitted"

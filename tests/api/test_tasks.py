@@ -70,15 +70,18 @@ async def test_a_percent_encoded_task_id_works_too(
     assert response.json()["task_id"] == goal_task
 
 
-async def test_hr_admins_read_any_task_others_get_403(
+async def test_hr_admins_read_any_task_others_get_the_404_of_a_missing_one(
     client: AsyncClient, goal_task: str, auth: Token
 ) -> None:
     admin = await client.get(f"/v1/tasks/{goal_task}", headers=auth("HR1", "hr-admin"))
     colleague = await client.get(f"/v1/tasks/{goal_task}", headers=auth("E020", "hrbp"))
+    missing = await client.get(f"/v1/tasks/{goal_task}x", headers=auth("E020", "hrbp"))
 
     assert admin.status_code == 200
-    assert colleague.status_code == 403
-    assert colleague.json()["error"]["type"] == "NotAssignee"
+    assert colleague.status_code == 404
+    body = colleague.json()["error"]
+    assert body["type"] == "TaskNotFound"
+    assert body["message"] == missing.json()["error"]["message"].removesuffix("x")
 
 
 async def test_an_unknown_task_is_404(client: AsyncClient, seeded: str, auth: Token) -> None:
@@ -150,14 +153,18 @@ async def test_update_ids_are_scoped_to_task_and_submitter(
     await client.post(
         url, json={"payload": GOALS}, headers={**auth("E012"), "Idempotency-Key": "k"}
     )
-    await client.post(
+    intruder = await client.post(
         url, json={"payload": GOALS}, headers={**auth("E013"), "Idempotency-Key": "k"}
     )
 
     ids = [call.id for call in temporal.updates]
+    assert len(ids) == 4, "someone else's task never reaches the workflow"
+    assert intruder.status_code == 404
     assert ids[0] != ids[1], "without a key every request is a new submission"
     assert ids[2] == ids[3], "the same key is the same Update"
-    assert ids[4] != ids[2], "another person's identical key is another Update"
+    assert submission_update_id(goal_task, "E013", "k") != ids[2], (
+        "another person's identical key is another Update"
+    )
 
 
 async def test_a_payload_that_breaks_the_form_is_422_with_paths(

@@ -1,0 +1,216 @@
+"""Broken object-level authorisation: every route that takes an id, asked by every caller.
+
+The matrix is keyed by the app's own routes: a new `/v1` route with a path parameter
+and no entry here fails `test_every_id_route_has_a_matrix_entry`. Each entry lists
+targets (objects the id names) and, for each caller of `tests/api/org.py`, the answer:
+`OK` (2xx), 403 (may not do this; nothing about the object is revealed) or 404 (may
+not know the object exists: the very answer a missing id gets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+
+from api.permissions import RouteView, guarded_routes
+from tests.api.conftest import T0, FakeTemporal, Token, add_tasks, make_task
+from tests.api.org import BY_NAME, CALLERS, SUBJECT, add_org
+from workflows.messages import CycleStatus, SubmitTaskInput, SubmitTaskResult
+
+OK = 200
+NAMES = [caller.name for caller in CALLERS]
+
+
+def expect(default: int, **answers: int) -> dict[str, int]:
+    """Every caller answers `default` except those named (underscores for dashes)."""
+    named = {name.replace("_", "-"): status for name, status in answers.items()}
+    assert set(named) <= set(NAMES), set(named) - set(NAMES)
+    return {name: named.get(name, default) for name in NAMES}
+
+
+@dataclass(frozen=True)
+class Target:
+    what: str
+    params: dict[str, str]
+    answers: dict[str, int]
+    body: dict[str, Any] | None = None
+
+
+SELF_REVIEW = f"annual-2027/{SUBJECT}/evaluation/self_review"
+MANAGER_REVIEW = f"annual-2027/{SUBJECT}/evaluation/manager_review"
+CALIBRATION = "annual-2027/@Engineering/evaluation/calibration"
+SUBMISSION = {"payload": {"overall": 4}}
+
+MATRIX: dict[str, list[Target]] = {
+    "GET /v1/cycles/{cycle_id}": [
+        Target(
+            "a cycle (operational, no personal data)",
+            {"cycle_id": "annual-2027"},
+            expect(403, hrbp=OK, hrbp_other_dept=OK, hr_admin=OK, ops=OK),
+        ),
+    ],
+    "GET /v1/tasks/{task_id:path}": [
+        Target(
+            "the subject's self-review",
+            {"task_id": SELF_REVIEW},
+            expect(404, self=OK, hrbp=OK, hr_admin=OK),
+        ),
+        Target(
+            "the manager's review of the subject",
+            {"task_id": MANAGER_REVIEW},
+            expect(404, manager=OK, hrbp=OK, hr_admin=OK),
+        ),
+        Target(
+            "Engineering's calibration (a group task, assigned to its head)",
+            {"task_id": CALIBRATION},
+            expect(404, skip_level=OK, hrbp=OK, hr_admin=OK),
+        ),
+    ],
+    "POST /v1/tasks/{task_id:path}/submit": [
+        Target(
+            "the subject's self-review",
+            {"task_id": SELF_REVIEW},
+            expect(404, self=OK, hrbp=403, hr_admin=403),
+            SUBMISSION,
+        ),
+        Target(
+            "the manager's review of the subject",
+            {"task_id": MANAGER_REVIEW},
+            expect(404, manager=OK, hrbp=403, hr_admin=403),
+            SUBMISSION,
+        ),
+    ],
+    "GET /v1/employees/{employee_id}": [
+        Target(
+            "the subject's record",
+            {"employee_id": SUBJECT},
+            expect(404, self=OK, manager=OK, skip_level=OK, hrbp=OK, hr_admin=OK),
+        ),
+    ],
+    "GET /v1/employees/{employee_id}/export": [
+        Target("the subject's data", {"employee_id": SUBJECT}, expect(403, hr_admin=OK)),
+    ],
+    "POST /v1/employees/{employee_id}/erase": [
+        Target(
+            "the subject's data",
+            {"employee_id": SUBJECT},
+            expect(403, hr_admin=OK),
+            {"reason": "DSR-2027-001"},
+        ),
+    ],
+}
+
+
+def id_routes(app: FastAPI) -> dict[str, RouteView]:
+    routes: dict[str, RouteView] = {}
+    for route in guarded_routes(app):
+        if route.params:
+            for method in route.methods:
+                routes[f"{method} {route.path}"] = route
+    return routes
+
+
+def test_every_id_route_has_a_matrix_entry(app: FastAPI) -> None:
+    routes = id_routes(app)
+
+    assert set(routes) == set(MATRIX), (
+        f"missing from MATRIX: {sorted(set(routes) - set(MATRIX))}; "
+        f"stale in MATRIX: {sorted(set(MATRIX) - set(routes))}"
+    )
+    for key, targets in MATRIX.items():
+        assert targets, key
+        for target in targets:
+            assert set(target.params) == routes[key].params, (key, target.what)
+
+
+def url(path: str, params: dict[str, str]) -> str:
+    for name, value in params.items():
+        path = path.replace(f"{{{name}:path}}", value).replace(f"{{{name}}}", value)
+    assert "{" not in path, path
+    return path
+
+
+def accepted(submission: SubmitTaskInput) -> SubmitTaskResult:
+    return SubmitTaskResult(
+        task_id=submission.task_id, status="submitted", late=False, accepted_at=T0
+    )
+
+
+@pytest.fixture
+def world(seeded: str, temporal: FakeTemporal) -> str:
+    add_org(seeded)
+    add_tasks(
+        seeded,
+        make_task(SUBJECT, phase="evaluation", kind="self_review", form="self-review"),
+        make_task(
+            "E003",
+            subject=SUBJECT,
+            phase="evaluation",
+            kind="manager_review",
+            form="manager-review",
+        ),
+        make_task(
+            "E002",
+            subject="@Engineering",
+            phase="evaluation",
+            kind="calibration",
+            form="calibration-adjustment",
+        ),
+    )
+    temporal.update_outcomes["submit_task"] = accepted
+    temporal.query_outcomes["status"] = CycleStatus(
+        cycle_id="annual-2027",
+        definition_ref="annual-review@1",
+        status="running",
+        nominal_now=T0,
+    )
+    return seeded
+
+
+CASES = [
+    pytest.param(key, index, id=f"{key} [{target.what}]")
+    for key, targets in MATRIX.items()
+    for index, target in enumerate(targets)
+]
+
+
+@pytest.mark.parametrize(("key", "index"), CASES)
+async def test_bola_matrix(
+    client: AsyncClient, world: str, auth: Token, key: str, index: int
+) -> None:
+    method, path = key.split(" ", 1)
+    target = MATRIX[key][index]
+    headers_for: Callable[[str], dict[str, str]] = lambda name: auth(  # noqa: E731
+        BY_NAME[name].employee_id, *BY_NAME[name].roles, departments=BY_NAME[name].departments
+    )
+    # Refusals first: an allowed erasure would leave nothing for the others to be refused.
+    order = sorted(NAMES, key=lambda name: target.answers[name] == OK)
+    got: dict[str, int] = {}
+    for name in order:
+        response = await client.request(
+            method, url(path, target.params), json=target.body, headers=headers_for(name)
+        )
+        got[name] = OK if response.is_success else response.status_code
+        if response.status_code == 404:
+            assert response.json()["error"]["type"].endswith("NotFound"), response.text
+    assert got == target.answers
+
+
+async def test_a_hidden_object_and_a_missing_one_answer_alike(
+    client: AsyncClient, world: str, auth: Token
+) -> None:
+    peer = auth("E005")
+    for hidden, missing in [
+        (f"/v1/tasks/{SELF_REVIEW}", "/v1/tasks/annual-2027/E999/evaluation/self_review"),
+        (f"/v1/employees/{SUBJECT}", "/v1/employees/E999"),
+    ]:
+        seen = (await client.get(hidden, headers=peer)).json()["error"]
+        absent = (await client.get(missing, headers=peer)).json()["error"]
+        assert seen["type"] == absent["type"]
+        assert set(seen) == set(absent)
+        assert seen["message"].split()[:2] == absent["message"].split()[:2]
