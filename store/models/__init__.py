@@ -6,12 +6,14 @@ Alembic (migrations and the metadata comparison test) and for test clean-up. Whe
 
 Areas: `definitions` (published cycle definitions), `org` (employees, the embedded
 HRIS), `notifications` (in-app inbox, external deliveries), `cycles` (cycles,
-participants, the phase read model, tasks) and `records` (the performance file).
+participants, the phase read model, tasks), `records` (the performance file) and
+`idempotency` (the API's Idempotency-Key answers).
 """
 
 from store.base import Base
 from store.models.cycles import Cycle, CycleParticipant, ParticipantPhase, Task, TaskEvent
 from store.models.definitions import DefinitionVersion
+from store.models.idempotency import IdempotencyKey
 from store.models.notifications import Notification, NotificationDelivery
 from store.models.org import Employee
 from store.models.records import (
@@ -39,6 +41,7 @@ __all__ = [
     "Employee",
     "Goal",
     "HrisOutbox",
+    "IdempotencyKey",
     "InterviewMinutes",
     "Notification",
     "NotificationDelivery",

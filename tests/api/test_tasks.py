@@ -147,7 +147,7 @@ async def test_update_ids_are_scoped_to_task_and_submitter(
     await client.post(
         url, json={"payload": GOALS}, headers={**auth("E012"), "Idempotency-Key": "k"}
     )
-    await client.post(
+    repeated = await client.post(
         url, json={"payload": GOALS}, headers={**auth("E012"), "Idempotency-Key": "k"}
     )
     await client.post(
@@ -155,9 +155,11 @@ async def test_update_ids_are_scoped_to_task_and_submitter(
     )
 
     ids = [call.id for call in temporal.updates]
+    assert len(ids) == 4, "the repeated key was answered from the store"
+    assert repeated.headers["idempotent-replayed"] == "true"
     assert ids[0] != ids[1], "without a key every request is a new submission"
-    assert ids[2] == ids[3], "the same key is the same Update"
-    assert ids[4] != ids[2], "another person's identical key is another Update"
+    assert ids[2] == submission_update_id(goal_task, "E012", "k"), "the key is the Update id"
+    assert ids[3] != ids[2], "another person's identical key is another Update"
 
 
 async def test_a_payload_that_breaks_the_form_is_422_with_paths(
