@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import Conflict, Unprocessable
@@ -173,7 +173,7 @@ class IdempotencyKeys:
             .values(claimed_at=now, expires_at=now + self.ttl),
             execution_options={"preserve_rowcount": True},
         )
-        return cast(Any, result).rowcount == 1
+        return cast("CursorResult[Any]", result).rowcount == 1
 
     def finish(self, claim: Claim, status: int, body: bytes, headers: dict[str, str]) -> None:
         """Store a final answer for replays, or release the key so that a retry runs."""
@@ -210,7 +210,7 @@ class IdempotencyKeys:
                 delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now),
                 execution_options={"preserve_rowcount": True},
             )
-            return int(cast(Any, result).rowcount)
+            return cast("CursorResult[Any]", result).rowcount
 
     def purge_due(self) -> bool:
         """Whether this process should sweep now (at most every PURGE_EVERY)."""

@@ -6,6 +6,7 @@ seam production uses; tests set what its updates and queries answer.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ T0 = datetime(2027, 1, 4, tzinfo=UTC)
 
 Outcome = Any
 """What a fake update or query answers: a value, an exception to raise, or a callable
-`(arg) -> value` (which may raise)."""
+`(arg) -> value` (which may raise; an update's may be async, to stand for a slow one)."""
 
 
 @dataclass
@@ -71,7 +72,10 @@ class FakeHandle:
         self, update: str, arg: Any, *, id: str | None = None, **_: Any
     ) -> Any:
         self.client.updates.append(Call(self.id, update, arg, id))
-        return self._answer(self.client.update_outcomes[update], arg)
+        answer = self._answer(self.client.update_outcomes[update], arg)
+        if inspect.isawaitable(answer):  # a slow workflow: an async callable
+            answer = await answer
+        return answer
 
     async def query(self, query: str, *args: Any, **_: Any) -> Any:
         self.client.queries.append(Call(self.id, query, args[0] if args else None))
