@@ -196,6 +196,7 @@ def _problems(error: DefinitionError) -> list[dict[str, Any]]:
 
 def map_perfloop_error(exc: PerfloopError) -> ApiError:
     from perfloop.cycles import (
+        CycleClosedError,
         CycleConflictError,
         CycleError,
         CycleNotFoundError,
@@ -203,6 +204,8 @@ def map_perfloop_error(exc: PerfloopError) -> ApiError:
     )
     from perfloop.temporal import TemporalUnavailableError
 
+    if isinstance(exc, CycleClosedError):
+        return Conflict(str(exc), type="WorkflowClosed")
     if isinstance(exc, CycleNotFoundError):
         return NotFound(str(exc), type="CycleNotFound")
     if isinstance(exc, CycleConflictError):

@@ -70,6 +70,10 @@ class CycleNotFoundError(CycleError, LookupError):
     """No cycle workflow with that id."""
 
 
+class CycleClosedError(CycleNotFoundError):
+    """The workflow an update was sent to has finished: nothing there can change any more."""
+
+
 class CycleConflictError(CycleError):
     """A cycle with that id exists already (running or finished)."""
 
@@ -379,7 +383,7 @@ async def _update(
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND and "already completed" in (exc.message or ""):
             what = f"cycle {cycle_id}" if workflow_id is None else f"workflow {workflow_id}"
-            raise CycleRefusedError(f"{what} has finished", "WorkflowClosed") from None
+            raise CycleClosedError(f"no running {what}: it has finished") from None
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise CycleNotFoundError(f"no running cycle {cycle_id}") from None
         raise

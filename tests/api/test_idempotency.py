@@ -373,3 +373,18 @@ def test_expired_keys_are_purged(keys: IdempotencyKeys, db: str) -> None:
 def test_the_sweep_runs_at_most_every_few_minutes(keys: IdempotencyKeys) -> None:
     assert keys.purge_due() is True
     assert keys.purge_due() is False
+
+
+async def test_a_replayed_launch_keeps_its_status_and_location(
+    client: AsyncClient, seeded: str, auth: Token, temporal: FakeTemporal
+) -> None:
+    body = {"definition": "annual-review@1"}
+    headers = keyed(auth, "launch-1", "HR1", "hr-admin")
+
+    first = await client.post("/v1/cycles", json=body, headers=headers)
+    again = await client.post("/v1/cycles", json=body, headers=headers)
+
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.headers["location"] == first.headers["location"]
+    assert again.json() == first.json()
+    assert len(temporal.started) == 1, "one cycle, though its id was made up"
