@@ -99,8 +99,12 @@ async def idempotency_key(
         raise IdempotentReplay(outcome)
     slot.claim, slot.keys = outcome, keys
     if keys.purge_due():
-        purged = await run_in_threadpool(keys.purge_expired)
-        log.debug("purged %d expired idempotency keys", purged)
+        try:
+            purged = await run_in_threadpool(keys.purge_expired)
+        except Exception:  # housekeeping: never fail the request for it
+            log.exception("cannot purge expired idempotency keys")
+        else:
+            log.debug("purged %d expired idempotency keys", purged)
     return key
 
 

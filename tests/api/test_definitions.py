@@ -181,3 +181,18 @@ async def test_deprecate_hides_a_version_from_latest(
     assert [item["ref"] for item in active.json()["items"]] == ["annual-review@1"]
     assert blank.status_code == 422
     assert latest_alias.status_code == 422
+
+
+async def test_a_retried_publish_replays_its_first_answer(
+    client: AsyncClient, db: str, auth: Token
+) -> None:
+    first = await client.post("/v1/definitions", content=source(), headers=hr(auth, "pub-1"))
+    again = await client.post("/v1/definitions", content=source(), headers=hr(auth, "pub-1"))
+    other = await client.post("/v1/definitions", content=source(2), headers=hr(auth, "pub-1"))
+
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.json() == first.json(), "published, not the `unchanged` of a second run"
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == "/v1/definitions/annual-review/1"
+    assert other.status_code == 422
+    assert other.json()["error"]["type"] == "IdempotencyKeyReused"
