@@ -6,10 +6,12 @@ uvicorn --factory api.app:create_app
 
 Routes live in `api/routers/` (one module per resource) and stay thin: they declare
 dependencies (`api.deps`) and call `api/services/`. Errors are mapped to HTTP in
-`api.errors` only. Everything under `/v1` needs a bearer token; `/healthz`, `/readyz`
-and `/metrics` do not, nor do `/docs` and `/openapi.json`, which exist in development only.
-Every `/v1` route declares exactly one permission (`api.permissions.permit`); an app with
-a route that declares none is refused when it is built (deny by default).
+`api.errors` only. State-changing POSTs take an `Idempotency-Key` (`api.idempotency`);
+request bodies and submission rates are capped (`api.limits`); see `api/README.md`.
+Everything under `/v1` needs a bearer token; `/healthz`, `/readyz` and `/metrics` do
+not, nor do `/docs` and `/openapi.json`, which exist in development only. Every `/v1`
+route declares exactly one permission (`api.permissions.permit`); an app with a route
+that declares none is refused when it is built (deny by default).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from fastapi import APIRouter, Depends, FastAPI
 from api.auth import Authenticator, build_authenticator
 from api.deps import authenticated
 from api.errors import error_responses, install_error_handlers
+from api.idempotency import install_idempotency
+from api.limits import BodySizeLimit
 from api.permissions import ensure_declared
-from api.routers import audit, cycles, employees, health, me, tasks
+from api.routers import audit, cycles, definitions, employees, health, me, tasks
 from api.state import (
     AppState,
-    Store,
     TemporalClientFactory,
     TemporalConnector,
     default_temporal_client,
@@ -48,11 +51,10 @@ def create_app(
     `PERFLOOP_AUTH_MODE`, see `api.auth.build_authenticator`).
     """
     settings = settings or get_settings()
-    state = AppState(
-        settings=settings,
-        authenticator=authenticator or build_authenticator(settings),
-        store=Store(settings),
-        temporal=TemporalConnector(settings, temporal_client_factory or default_temporal_client),
+    state = AppState.build(
+        settings,
+        authenticator or build_authenticator(settings),
+        TemporalConnector(settings, temporal_client_factory or default_temporal_client),
     )
 
     @asynccontextmanager
@@ -76,6 +78,10 @@ def create_app(
     )
     app.state.perfloop = state
     install_error_handlers(app)
+    # Middleware added last runs first: the body cap, then idempotency (which holds a
+    # claimed request's answer back until it is stored).
+    install_idempotency(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
 
     v1 = APIRouter(
         prefix="/v1",
@@ -85,6 +91,7 @@ def create_app(
     v1.include_router(audit.router)
     v1.include_router(cycles.router)
     v1.include_router(employees.router)
+    v1.include_router(definitions.router)
     v1.include_router(me.router)
     v1.include_router(tasks.router)
 

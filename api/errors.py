@@ -151,6 +151,25 @@ class Unprocessable(ApiError):
     type = "InvalidRequest"
 
 
+class PayloadTooLarge(ApiError):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    type = "PayloadTooLarge"
+
+
+class TooManyRequests(ApiError):
+    """A rate limit refused the request; `Retry-After` says when one more is allowed."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    type = "RateLimited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(
+            message,
+            details={"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
 class ServiceUnavailable(ApiError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
     type = "ServiceUnavailable"
@@ -177,6 +196,7 @@ def _problems(error: DefinitionError) -> list[dict[str, Any]]:
 
 def map_perfloop_error(exc: PerfloopError) -> ApiError:
     from perfloop.cycles import (
+        CycleClosedError,
         CycleConflictError,
         CycleError,
         CycleNotFoundError,
@@ -184,14 +204,16 @@ def map_perfloop_error(exc: PerfloopError) -> ApiError:
     )
     from perfloop.temporal import TemporalUnavailableError
 
+    if isinstance(exc, CycleClosedError):
+        return Conflict(str(exc), type="WorkflowClosed")
     if isinstance(exc, CycleNotFoundError):
         return NotFound(str(exc), type="CycleNotFound")
     if isinstance(exc, CycleConflictError):
         return Conflict(str(exc), type="CycleExists")
     if isinstance(exc, CycleRefusedError):
-        type_ = exc.type or "CycleRefused"
-        return ApiError(
-            str(exc), type=type_, status=WORKFLOW_ERROR_STATUS.get(type_, HTTPStatus.CONFLICT)
+        # The workflow's own refusal: mapped exactly as when an Update fails in the API.
+        return map_application_error(
+            ApplicationError(str(exc), *exc.details, type=exc.type or "CycleRefused")
         )
     if isinstance(exc, CycleError):
         return Unprocessable(str(exc), type="InvalidCycle")

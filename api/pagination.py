@@ -1,7 +1,9 @@
-"""Opaque cursors for keyset paging.
+"""Keyset paging: page sizes and opaque cursors, the same for every listing.
 
-A cursor is the sort key of the last row a page returned, as URL-safe base64 JSON; the
-next page starts strictly after it. Clients treat it as an opaque string.
+Every listing takes `limit` (`PageLimit`: at least 1, silently capped at `MAX_PAGE`) and
+`cursor` (`PageCursor`), and answers `items` with `next_cursor`. A cursor is the sort key
+of the last row a page returned, as URL-safe base64 JSON; the next page starts strictly
+after it. Clients treat it as an opaque string.
 """
 
 from __future__ import annotations
@@ -9,11 +11,27 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
 
 from api.errors import Unprocessable
 
 MAX_CURSOR_LENGTH = 1024
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+"""No listing returns more rows than this, whatever `limit` asks for."""
+
+PageLimit = Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")]
+PageCursor = Annotated[
+    str | None,
+    Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page."),
+]
+
+
+def page_size(limit: int) -> int:
+    """Requested page size, capped at MAX_PAGE."""
+    return max(1, min(limit, MAX_PAGE))
 
 
 def encode_cursor(values: dict[str, Any]) -> str:

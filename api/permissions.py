@@ -108,6 +108,22 @@ _PERMISSIONS = (
         "A cycle's progress (counts only, no personal data).",
         roles=frozenset({Role.HR_ADMIN, Role.HRBP, Role.OPS}),
     ),
+    Permission(
+        "cycles:control",
+        "HR controls on a running cycle: deadlines, closing phases, reopening and "
+        "reassigning tasks, withdrawing participants, cancelling, migrating.",
+        roles=frozenset({Role.HR_ADMIN}),
+    ),
+    Permission(
+        "definitions:read",
+        "Published cycle definitions and their forms (no personal data).",
+        roles=frozenset({Role.HR_ADMIN, Role.HRBP, Role.OPS}),
+    ),
+    Permission(
+        "definitions:publish",
+        "Publish or deprecate a cycle definition.",
+        roles=frozenset({Role.HR_ADMIN}),
+    ),
     Permission("tasks:read", "A task with its form and submission.", allow=TASK_READERS),
     Permission(
         "tasks:submit",

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,8 @@ from temporalio.service import RPCError
 from api.auth import Authenticator
 from api.errors import ServiceUnavailable
 from api.services.forms import FormCatalog
+from api.services.idempotency import IdempotencyKeys
+from api.services.ratelimit import RateLimiter
 from definitions.errors import PerfloopError
 from perfloop.settings import Settings
 
@@ -100,4 +103,24 @@ class AppState:
     authenticator: Authenticator
     store: Store
     temporal: TemporalConnector
+    idempotency: IdempotencyKeys
+    submit_limiter: RateLimiter
     forms: FormCatalog = field(default_factory=FormCatalog)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, authenticator: Authenticator, temporal: TemporalConnector
+    ) -> AppState:
+        store = Store(settings)
+        return cls(
+            settings=settings,
+            authenticator=authenticator,
+            store=store,
+            temporal=temporal,
+            idempotency=IdempotencyKeys(
+                store.sessions,
+                ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+                lease=timedelta(seconds=settings.idempotency_lease_seconds),
+            ),
+            submit_limiter=RateLimiter(settings.submit_rate_per_minute / 60, settings.submit_burst),
+        )

@@ -21,7 +21,7 @@ from io import StringIO
 from typing import TYPE_CHECKING, Any, Literal
 
 from ruamel.yaml import YAML
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from definitions.errors import PerfloopError
@@ -152,14 +152,33 @@ def _next_version(session: Session, name: str) -> int:
 
 
 def list_versions(
-    session: Session, name: str | None = None, include_deprecated: bool = True
+    session: Session,
+    name: str | None = None,
+    include_deprecated: bool = True,
+    *,
+    after: tuple[str, int] | None = None,
+    limit: int | None = None,
 ) -> Sequence[DefinitionVersion]:
-    """Published versions ordered by name, then version; optionally of one name only."""
+    """Published versions ordered by name, then version; optionally of one name only.
+
+    `after` (a name and version) and `limit` page through them: the versions strictly
+    after that one, at most `limit` of them.
+    """
     query = select(DefinitionVersion).order_by(DefinitionVersion.name, DefinitionVersion.version)
     if name is not None:
         query = query.where(DefinitionVersion.name == name)
     if not include_deprecated:
         query = query.where(DefinitionVersion.deprecated_at.is_(None))
+    if after is not None:
+        last_name, last_version = after
+        query = query.where(
+            or_(
+                DefinitionVersion.name > last_name,
+                and_(DefinitionVersion.name == last_name, DefinitionVersion.version > last_version),
+            )
+        )
+    if limit is not None:
+        query = query.limit(limit)
     return session.scalars(query).all()
 
 

@@ -40,9 +40,15 @@ from definitions.models import CycleDefinition
 from definitions.pinned import PinnedDefinition
 from workflows.messages import (
     CancelCycleInput,
+    CancelParticipantInput,
+    ClosePhaseInput,
     ControlResult,
     CycleInput,
     CycleStatus,
+    ExtendDeadlineInput,
+    MigrateDefinitionInput,
+    ReassignTaskInput,
+    ReopenTaskInput,
     SearchAttributeNames,
     cycle_workflow_id,
 )
@@ -64,16 +70,22 @@ class CycleNotFoundError(CycleError, LookupError):
     """No cycle workflow with that id."""
 
 
+class CycleClosedError(CycleNotFoundError):
+    """The workflow an update was sent to has finished: nothing there can change any more."""
+
+
 class CycleConflictError(CycleError):
     """A cycle with that id exists already (running or finished)."""
 
 
 class CycleRefusedError(CycleError):
-    """The workflow refused an update (validator): `type` says why, e.g. `CycleOver`."""
+    """The workflow refused an update (validator): `type` says why, e.g. `CycleOver`;
+    `details` are the refusal's own (a migration's reasons, for instance)."""
 
-    def __init__(self, message: str, type: str | None = None) -> None:
+    def __init__(self, message: str, type: str | None = None, details: Sequence[Any] = ()) -> None:
         super().__init__(message)
         self.type = type
+        self.details = tuple(details)
 
 
 # --- starting -------------------------------------------------------------------------
@@ -219,32 +231,166 @@ async def cycle_status(client: Client, cycle_id: str) -> CycleStatus:
     return status
 
 
+# HR controls: each is one Update of the cycle's workflow (reopen and reassign: of the
+# participant's workflow that holds the task). The workflow's validator decides; a refusal
+# is a `CycleRefusedError` whose `type` names the reason. `update_id` lets a caller that
+# retries (the API, with an Idempotency-Key) have Temporal apply the change at most once.
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise CycleError("give a reason (it is recorded with the change)")
+    return reason
+
+
 async def cancel_cycle(
-    client: Client, cycle_id: str, *, reason: str, requested_by: str
+    client: Client,
+    cycle_id: str,
+    *,
+    reason: str,
+    requested_by: str,
+    update_id: str | None = None,
 ) -> ControlResult:
     """Cancel a running cycle: every participant is withdrawn, open tasks are cancelled."""
     return await _update(
         client,
         cycle_id,
         "cancel_cycle",
-        CancelCycleInput(reason=reason, requested_by=requested_by),
+        CancelCycleInput(reason=_reason(reason), requested_by=requested_by),
+        update_id=update_id,
     )
 
 
-async def _update(client: Client, cycle_id: str, name: str, request: Any) -> ControlResult:
-    handle = client.get_workflow_handle(cycle_workflow_id(cycle_id))
+async def extend_deadline(
+    client: Client,
+    cycle_id: str,
+    phase_id: str,
+    new_due: datetime,
+    *,
+    reason: str,
+    requested_by: str,
+    update_id: str | None = None,
+) -> ControlResult:
+    """Move a phase's due date (nominal time) for every open task of it."""
+    request = ExtendDeadlineInput(
+        phase_id=phase_id, new_due=new_due, reason=_reason(reason), requested_by=requested_by
+    )
+    return await _update(client, cycle_id, "extend_deadline", request, update_id=update_id)
+
+
+async def close_phase(
+    client: Client,
+    cycle_id: str,
+    phase_id: str,
+    *,
+    reason: str,
+    requested_by: str,
+    update_id: str | None = None,
+) -> ControlResult:
+    """Close a phase now: its open tasks are closed and nobody can submit them any more."""
+    request = ClosePhaseInput(phase_id=phase_id, reason=_reason(reason), requested_by=requested_by)
+    return await _update(client, cycle_id, "close_phase", request, update_id=update_id)
+
+
+async def cancel_participant(
+    client: Client,
+    cycle_id: str,
+    employee_id: str,
+    *,
+    reason: str,
+    requested_by: str,
+    update_id: str | None = None,
+) -> ControlResult:
+    """Withdraw one participant from the cycle; their open tasks are cancelled."""
+    request = CancelParticipantInput(
+        employee_id=employee_id, reason=_reason(reason), requested_by=requested_by
+    )
+    return await _update(client, cycle_id, "cancel_participant", request, update_id=update_id)
+
+
+async def migrate_definition(
+    client: Client,
+    cycle_id: str,
+    pinned: PinnedDefinition,
+    *,
+    requested_by: str,
+    update_id: str | None = None,
+) -> ControlResult:
+    """Move a running cycle to a newer version of its definition (phases ahead only)."""
+    request = MigrateDefinitionInput(pinned=pinned, requested_by=requested_by)
+    return await _update(client, cycle_id, "migrate_definition", request, update_id=update_id)
+
+
+async def reopen_task(
+    client: Client,
+    cycle_id: str,
+    workflow_id: str,
+    task_id: str,
+    *,
+    reason: str,
+    requested_by: str,
+    new_due: datetime | None = None,
+    update_id: str | None = None,
+) -> ControlResult:
+    """Open a submitted or closed task again (while its phase runs), optionally with a new
+    due date. `workflow_id` is the participant workflow that holds the task."""
+    request = ReopenTaskInput(
+        task_id=task_id, reason=_reason(reason), requested_by=requested_by, new_due=new_due
+    )
+    return await _update(
+        client, cycle_id, "reopen_task", request, workflow_id=workflow_id, update_id=update_id
+    )
+
+
+async def reassign_task(
+    client: Client,
+    cycle_id: str,
+    workflow_id: str,
+    task_id: str,
+    new_assignee_id: str,
+    *,
+    reason: str,
+    requested_by: str,
+    update_id: str | None = None,
+) -> ControlResult:
+    """Give an open task to someone else; they are notified."""
+    request = ReassignTaskInput(
+        task_id=task_id,
+        new_assignee_id=new_assignee_id,
+        reason=_reason(reason),
+        requested_by=requested_by,
+    )
+    return await _update(
+        client, cycle_id, "reassign_task", request, workflow_id=workflow_id, update_id=update_id
+    )
+
+
+async def _update(
+    client: Client,
+    cycle_id: str,
+    name: str,
+    request: Any,
+    *,
+    workflow_id: str | None = None,
+    update_id: str | None = None,
+) -> ControlResult:
+    handle = client.get_workflow_handle(workflow_id or cycle_workflow_id(cycle_id))
     try:
         result: ControlResult = await handle.execute_update(
-            name, request, result_type=ControlResult
+            name, request, id=update_id, result_type=ControlResult
         )
     except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and "already completed" in (exc.message or ""):
+            what = f"cycle {cycle_id}" if workflow_id is None else f"workflow {workflow_id}"
+            raise CycleClosedError(f"no running {what}: it has finished") from None
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise CycleNotFoundError(f"no running cycle {cycle_id}") from None
         raise
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):
-            raise CycleRefusedError(cause.message, cause.type) from None
+            raise CycleRefusedError(cause.message, cause.type, cause.details) from None
         raise
     return result
 

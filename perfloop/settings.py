@@ -74,6 +74,24 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest request body the API reads (413 above)."
+    )
+    idempotency_ttl_seconds: int = Field(
+        default=24 * 3600, ge=60, description="How long a stored Idempotency-Key answer replays."
+    )
+    idempotency_lease_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="An in-flight key older than this is taken to be abandoned (its process "
+        "died) and may be claimed again.",
+    )
+    submit_rate_per_minute: float = Field(
+        default=30.0, gt=0, description="Task submissions per user and minute, per API process."
+    )
+    submit_burst: int = Field(
+        default=10, ge=1, description="Submissions a user may send at once before the rate applies."
+    )
 
     # --- authentication: who is calling (`api/auth.py`) ------------------------------
     auth_mode: Literal["dev", "oidc"] = Field(

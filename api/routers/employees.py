@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
+from api.idempotency import Idempotent
 from api.permissions import Access, permit
 from api.schemas.employees import (
     EmployeePage,
@@ -84,6 +85,7 @@ def erase_employee(
     employee_id: str,
     body: EraseRequest,
     access: Annotated[Access, permit("employees:erase")],
+    key: Idempotent,
     session: SessionDep,
     settings: SettingsDep,
 ) -> ErasureReport:

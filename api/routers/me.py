@@ -9,6 +9,7 @@ from pydantic import Field
 
 from api.deps import SessionDep
 from api.errors import error_responses
+from api.pagination import DEFAULT_PAGE, PageCursor, PageLimit
 from api.permissions import Access, permit
 from api.schemas.common import PublicModel
 from api.schemas.tasks import InboxFilter, TaskPage
@@ -45,11 +46,7 @@ def my_tasks(
         InboxFilter,
         Query(description="`open` (the default) lists open and overdue tasks; `all`, every one."),
     ] = "open",
-    limit: Annotated[
-        int, Query(ge=1, description=f"Page size; at most {inbox.MAX_PAGE} are returned.")
-    ] = inbox.DEFAULT_PAGE,
-    cursor: Annotated[
-        str | None, Query(max_length=1024, description="`next_cursor` of the previous page.")
-    ] = None,
+    limit: PageLimit = DEFAULT_PAGE,
+    cursor: PageCursor = None,
 ) -> TaskPage:
     return inbox.list_inbox(session, access.user, status=status, limit=limit, cursor=cursor)

@@ -8,40 +8,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends
 
 from api.deps import SessionDep, StateDep, TemporalDep
 from api.errors import error_responses
+from api.idempotency import Idempotent
+from api.limits import submit_rate_limit
 from api.permissions import Access, permit
 from api.schemas.tasks import TaskDetail, TaskSubmit, TaskSubmitted
 from api.services import tasks as service
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=error_responses(403, 404))
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Retrying with the same key never submits twice.",
-    ),
-]
-
 
 @router.post(
     "/{task_id:path}/submit",
     summary="Submit a task's form; answers once the workflow has accepted it",
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
+    # Before the Idempotency-Key claim: a refused request claims nothing.
+    dependencies=[Depends(submit_rate_limit)],
 )
 async def submit_task(
     task_id: str,
     body: TaskSubmit,
     access: Annotated[Access, permit("tasks:submit")],
+    idempotency_key: Idempotent,
     session: SessionDep,
     temporal: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> TaskSubmitted:
     return await service.submit_task(
         session, temporal, access, task_id, body.payload, idempotency_key=idempotency_key

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field, StringConstraints
 
+from api.auth import SUBJECT_RE
 from api.schemas.common import PublicModel, RequestModel
 from perfloop.cycles import CYCLE_ID_RE
 
@@ -79,3 +80,86 @@ class CycleStatusPublic(CyclePublic):
     participants: ParticipantCounts
     gates_released: list[str]
     open_group_tasks: int = Field(description="Department and HR tasks the cycle holds open.")
+
+
+# --- the list ---------------------------------------------------------------------------
+
+StoredCycleStatus = Literal["running", "completed", "cancelled"]
+
+
+class CycleSummary(PublicModel):
+    """A cycle as the store records it (once its workflow has launched it)."""
+
+    cycle_id: str
+    definition: str = Field(validation_alias="definition_ref", description="`name@version`.")
+    status: StoredCycleStatus
+    nominal_start: datetime
+    nominal_end: datetime
+    launched_by: str | None
+    created_at: datetime
+
+
+class CyclePage(PublicModel):
+    items: list[CycleSummary]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+# --- HR controls --------------------------------------------------------------------------
+
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    Field(description="Why; recorded with the change on every task it touches."),
+]
+
+
+class DeadlineExtend(RequestModel):
+    phase_id: str = Field(min_length=1, max_length=100)
+    new_due: AwareDatetime = Field(
+        description="The phase's new due date, in the cycle's (nominal) time; in the future."
+    )
+    reason: Reason
+
+
+class PhaseClose(RequestModel):
+    reason: Reason
+
+
+class TaskReopen(RequestModel):
+    reason: Reason
+    new_due: AwareDatetime | None = Field(
+        default=None, description="A new due date for the reopened task (nominal time)."
+    )
+
+
+class TaskReassign(RequestModel):
+    new_assignee_id: str = Field(pattern=SUBJECT_RE.pattern, description="An employee id.")
+    reason: Reason
+
+
+class ParticipantCancel(RequestModel):
+    reason: Reason
+
+
+class CycleCancel(RequestModel):
+    reason: Reason
+
+
+class CycleMigrate(RequestModel):
+    definition: str = Field(
+        min_length=3,
+        max_length=200,
+        description="The newer published version to move to: `name@version`.",
+        examples=["annual-review@2"],
+    )
+
+
+class ControlPublic(PublicModel):
+    """What the workflow answered to an HR control."""
+
+    cycle_id: str
+    accepted: bool
+    detail: str
+    affected: int = Field(description="Participants (or tasks) the change reached.")

@@ -1,36 +1,62 @@
-"""Cycles through the API: launch one, read its progress from its workflow.
+"""Cycles through the API: launch one, list them, read its progress, HR controls.
 
-Launching goes through `perfloop.cycles.start_cycle`, as the CLI does; this module turns
-the API's request into its arguments and the workflow's answers into response bodies.
+Launching and the HR controls go through `perfloop.cycles` (`start_cycle`,
+`extend_deadline`, `close_phase`, `reopen_task`, ...), as the CLI does; this module turns
+the API's requests into their arguments and the workflow's answers into response bodies.
+An Idempotency-Key becomes the control's Temporal Update id, so that a retry is applied
+at most once even when the API's own record of the key is gone. The list comes from the
+store's `cycles` table, which each cycle's workflow writes when it launches and ends.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
-from api.errors import NotFound, Unprocessable
+from api.errors import NotFound, ServiceUnavailable, Unprocessable
+from api.pagination import DEFAULT_PAGE, decode_cursor, encode_cursor, page_size
 from api.schemas.cycles import (
+    ControlPublic,
+    CycleCancel,
     CycleCreate,
+    CycleMigrate,
+    CyclePage,
     CyclePublic,
     CycleStatusPublic,
+    CycleSummary,
+    DeadlineExtend,
+    ParticipantCancel,
     ParticipantCounts,
+    PhaseClose,
     PhaseCounts,
     PhaseProgress,
+    StoredCycleStatus,
+    TaskReassign,
+    TaskReopen,
 )
+from api.services.tasks import find_task
 from perfloop import cycles
 from perfloop.settings import Settings
-from workflows.messages import CycleStatus, cycle_workflow_id
+from store.models import Cycle
+from workflows.messages import ControlResult, CycleStatus, cycle_workflow_id
 
 STATUS_QUERY = "status"
 QUERY_TIMEOUT = timedelta(seconds=10)
 """A query needs a worker to answer; without one, say so (503) rather than hang."""
+CONTROL_TIMEOUT = timedelta(seconds=60)
+"""How long an HR control waits for its workflow before answering 503 (retry it with the
+same Idempotency-Key: it is applied at most once). Cancelling a large cycle signals every
+participant before it answers, hence longer than a submission."""
+CURSOR_KEYS = ("created_at", "cycle_id")
 
 
 async def create_cycle(
@@ -113,3 +139,229 @@ async def cycle_status(client: Client, cycle_id: str) -> CycleStatusPublic:
             raise NotFound(f"no cycle {cycle_id}", type="CycleNotFound") from None
         raise
     return status_public(status)
+
+
+# --- the list -----------------------------------------------------------------------------
+
+
+def list_cycles(
+    session: Session,
+    *,
+    status: StoredCycleStatus | None = None,
+    definition: str | None = None,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> CyclePage:
+    """One page of cycles, newest launch first (keyset paging on launch time, then id)."""
+    size = page_size(limit)
+    query = select(Cycle)
+    if status is not None:
+        query = query.where(Cycle.status == status)
+    if definition is not None:
+        query = query.where(Cycle.definition_ref == definition)
+    if cursor:
+        values = decode_cursor(cursor, CURSOR_KEYS)
+        try:
+            created_at = datetime.fromisoformat(str(values["created_at"]))
+        except ValueError:
+            raise Unprocessable("the cursor is damaged", type="InvalidCursor") from None
+        if created_at.tzinfo is None:
+            raise Unprocessable("the cursor is damaged", type="InvalidCursor")
+        last_id = str(values["cycle_id"])
+        query = query.where(
+            or_(
+                Cycle.created_at < created_at,
+                and_(Cycle.created_at == created_at, Cycle.cycle_id < last_id),
+            )
+        )
+    rows = session.scalars(
+        query.order_by(Cycle.created_at.desc(), Cycle.cycle_id.desc()).limit(size + 1)
+    ).all()
+    next_cursor = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        next_cursor = encode_cursor(
+            {"created_at": last.created_at.isoformat(), "cycle_id": last.cycle_id}
+        )
+    return CyclePage(
+        items=[CycleSummary.model_validate(row) for row in rows[:size]], next_cursor=next_cursor
+    )
+
+
+# --- HR controls --------------------------------------------------------------------------
+
+
+def control_update_id(name: str, target: str, user: Principal, key: str | None) -> str | None:
+    """The Update id of a control sent with an Idempotency-Key (None: Temporal makes one).
+
+    Scoped like a submission's: by what it changes and who asks, since keys are per user.
+    """
+    return f"{name}:{target}:{user.subject}:{key}" if key else None
+
+
+async def _control(cycle_id: str, call: Awaitable[ControlResult]) -> ControlPublic:
+    try:
+        async with asyncio.timeout(CONTROL_TIMEOUT.total_seconds()):
+            result = await call
+    except TimeoutError:
+        raise ServiceUnavailable(
+            "the workflow did not answer in time; retry with the same Idempotency-Key",
+            type="EngineTimeout",
+        ) from None
+    return ControlPublic(
+        cycle_id=cycle_id, accepted=result.accepted, detail=result.detail, affected=result.affected
+    )
+
+
+async def extend_deadline(
+    client: Client, user: Principal, cycle_id: str, body: DeadlineExtend, key: str | None
+) -> ControlPublic:
+    return await _control(
+        cycle_id,
+        cycles.extend_deadline(
+            client,
+            cycle_id,
+            body.phase_id,
+            body.new_due,
+            reason=body.reason,
+            requested_by=user.subject,
+            update_id=control_update_id("extend_deadline", body.phase_id, user, key),
+        ),
+    )
+
+
+async def close_phase(
+    client: Client, user: Principal, cycle_id: str, phase_id: str, body: PhaseClose, key: str | None
+) -> ControlPublic:
+    return await _control(
+        cycle_id,
+        cycles.close_phase(
+            client,
+            cycle_id,
+            phase_id,
+            reason=body.reason,
+            requested_by=user.subject,
+            update_id=control_update_id("close_phase", phase_id, user, key),
+        ),
+    )
+
+
+async def cancel_participant(
+    client: Client,
+    user: Principal,
+    cycle_id: str,
+    employee_id: str,
+    body: ParticipantCancel,
+    key: str | None,
+) -> ControlPublic:
+    return await _control(
+        cycle_id,
+        cycles.cancel_participant(
+            client,
+            cycle_id,
+            employee_id,
+            reason=body.reason,
+            requested_by=user.subject,
+            update_id=control_update_id("cancel_participant", employee_id, user, key),
+        ),
+    )
+
+
+async def cancel_cycle(
+    client: Client, user: Principal, cycle_id: str, body: CycleCancel, key: str | None
+) -> ControlPublic:
+    return await _control(
+        cycle_id,
+        cycles.cancel_cycle(
+            client,
+            cycle_id,
+            reason=body.reason,
+            requested_by=user.subject,
+            update_id=control_update_id("cancel_cycle", cycle_id, user, key),
+        ),
+    )
+
+
+async def migrate_cycle(
+    session: Session,
+    client: Client,
+    user: Principal,
+    cycle_id: str,
+    body: CycleMigrate,
+    key: str | None,
+) -> ControlPublic:
+    pinned = await run_in_threadpool(cycles.resolve_pinned, session, body.definition)
+    return await _control(
+        cycle_id,
+        cycles.migrate_definition(
+            client,
+            cycle_id,
+            pinned,
+            requested_by=user.subject,
+            update_id=control_update_id("migrate_definition", pinned.ref, user, key),
+        ),
+    )
+
+
+def _participant_task_workflow(session: Session, cycle_id: str, task_id: str) -> str:
+    """The workflow that holds a participant's task; group tasks have no reopen/reassign."""
+    task = find_task(session, task_id)
+    if task.cycle_id != cycle_id:
+        raise NotFound(f"no task {task_id} in cycle {cycle_id}", type="TaskNotFound")
+    if task.workflow_id == cycle_workflow_id(cycle_id):
+        raise Unprocessable(
+            f"{task_id} is a group task, held by the cycle itself; only a participant's "
+            "tasks can be reopened or reassigned",
+            type="GroupTask",
+        )
+    return task.workflow_id
+
+
+async def reopen_task(
+    session: Session,
+    client: Client,
+    user: Principal,
+    cycle_id: str,
+    task_id: str,
+    body: TaskReopen,
+    key: str | None,
+) -> ControlPublic:
+    workflow_id = await run_in_threadpool(_participant_task_workflow, session, cycle_id, task_id)
+    return await _control(
+        cycle_id,
+        cycles.reopen_task(
+            client,
+            cycle_id,
+            workflow_id,
+            task_id,
+            reason=body.reason,
+            requested_by=user.subject,
+            new_due=body.new_due,
+            update_id=control_update_id("reopen_task", task_id, user, key),
+        ),
+    )
+
+
+async def reassign_task(
+    session: Session,
+    client: Client,
+    user: Principal,
+    cycle_id: str,
+    task_id: str,
+    body: TaskReassign,
+    key: str | None,
+) -> ControlPublic:
+    workflow_id = await run_in_threadpool(_participant_task_workflow, session, cycle_id, task_id)
+    return await _control(
+        cycle_id,
+        cycles.reassign_task(
+            client,
+            cycle_id,
+            workflow_id,
+            task_id,
+            body.new_assignee_id,
+            reason=body.reason,
+            requested_by=user.subject,
+            update_id=control_update_id("reassign_task", task_id, user, key),
+        ),
+    )

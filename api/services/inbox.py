@@ -9,12 +9,10 @@ from sqlalchemy.orm import Session
 
 from api.auth import Principal
 from api.errors import Unprocessable
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import DEFAULT_PAGE, decode_cursor, encode_cursor, page_size
 from api.schemas.tasks import InboxFilter, TaskPage, TaskPublic
 from store.models import Task
 
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
 CURSOR_KEYS = ("due_at", "task_id")
 
 STATUSES: dict[InboxFilter, tuple[str, ...]] = {
@@ -25,11 +23,6 @@ STATUSES: dict[InboxFilter, tuple[str, ...]] = {
     "cancelled": ("cancelled",),
     "all": (),
 }
-
-
-def page_size(limit: int) -> int:
-    """Requested page size, capped at MAX_PAGE."""
-    return max(1, min(limit, MAX_PAGE))
 
 
 def list_inbox(

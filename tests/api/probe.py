@@ -1,6 +1,7 @@
 """A tiny workflow holding one task in the engine's own `TaskBook`, so its `submit_task`
 Update has exactly the validator and acceptance semantics of the real workflows, without
-their phases. Its activities are fakes registered by the engine's activity names."""
+their phases; its `reopen_task` Update is the participant workflow's HR control (less the
+phase check). Its activities are fakes registered by the engine's activity names."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity, workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.types import (
@@ -23,8 +25,8 @@ with workflow.unsafe.imports_passed_through():
         UpdateTaskInput,
     )
     from workflows.clock import Clock
-    from workflows.messages import SubmitTaskInput, SubmitTaskResult
-    from workflows.tasks import TaskBook, TaskSpec
+    from workflows.messages import ControlResult, ReopenTaskInput, SubmitTaskInput, SubmitTaskResult
+    from workflows.tasks import DONE_STATUSES, TaskBook, TaskSpec
 
 
 class ProbeInput(BaseModel):
@@ -45,6 +47,7 @@ class SubmitProbeWorkflow:
     def __init__(self, input: ProbeInput) -> None:
         self.book = TaskBook(Clock(input.clock), lambda _form_id: input.form_schema)
         self.done = False
+        self.reopened = 0
 
     @workflow.run
     async def run(self, input: ProbeInput) -> int:
@@ -74,6 +77,22 @@ class SubmitProbeWorkflow:
     @submit_task.validator
     def _validate_submit(self, submission: SubmitTaskInput) -> None:
         self.book.validate_submit(submission)
+
+    @workflow.update
+    async def reopen_task(self, request: ReopenTaskInput) -> ControlResult:
+        task = self.book.find(request.task_id)
+        await self.book.reopen(task, request.new_due, request.reason)
+        self.reopened += 1
+        return ControlResult(detail=f"{request.task_id} reopened", affected=1)
+
+    @reopen_task.validator
+    def _validate_reopen(self, request: ReopenTaskInput) -> None:
+        if self.book.find(request.task_id).status not in DONE_STATUSES:
+            raise ApplicationError("the task is still open", type="TaskNotDone", non_retryable=True)
+
+    @workflow.query
+    def reopen_count(self) -> int:
+        return self.reopened
 
     @workflow.signal
     def finish(self) -> None:

@@ -20,7 +20,7 @@ from httpx import AsyncClient
 from api.permissions import RouteView, guarded_routes
 from tests.api.conftest import T0, FakeTemporal, Token, add_tasks, make_task
 from tests.api.org import BY_NAME, CALLERS, SUBJECT, add_org
-from workflows.messages import CycleStatus, SubmitTaskInput, SubmitTaskResult
+from workflows.messages import ControlResult, CycleStatus, SubmitTaskInput, SubmitTaskResult
 
 OK = 200
 NAMES = [caller.name for caller in CALLERS]
@@ -83,6 +83,56 @@ MATRIX: dict[str, list[Target]] = {
             {"task_id": MANAGER_REVIEW},
             expect(404, manager=OK, hrbp=403, hr_admin=403),
             SUBMISSION,
+        ),
+    ],
+    **{
+        f"POST /v1/cycles/{{cycle_id}}{suffix}": [
+            Target(
+                f"an HR control of a running cycle ({suffix.strip('/') or 'cancel'})",
+                {"cycle_id": "annual-2027", **params},
+                expect(403, hr_admin=hr_admin),
+                body,
+            )
+        ]
+        for suffix, params, body, hr_admin in [
+            (
+                "/deadlines",
+                {},
+                {"phase_id": "evaluation", "new_due": "2099-01-01T00:00:00Z", "reason": "r"},
+                OK,
+            ),
+            ("/phases/{phase_id}/close", {"phase_id": "evaluation"}, {"reason": "r"}, OK),
+            ("/tasks/{task_id:path}/reopen", {"task_id": SELF_REVIEW}, {"reason": "r"}, OK),
+            (
+                "/tasks/{task_id:path}/reassign",
+                {"task_id": SELF_REVIEW},
+                {"new_assignee_id": "E005", "reason": "r"},
+                OK,
+            ),
+            (
+                "/participants/{employee_id}/cancel",
+                {"employee_id": SUBJECT},
+                {"reason": "r"},
+                OK,
+            ),
+            ("/cancel", {}, {"reason": "r"}, OK),
+            # A version that was never published: the HR admin learns that, nobody else.
+            ("/migrate", {}, {"definition": "annual-review@9"}, 404),
+        ]
+    },
+    "GET /v1/definitions/{name}/{version}": [
+        Target(
+            "a published definition (no personal data)",
+            {"name": "annual-review", "version": "1"},
+            expect(403, hrbp=OK, hrbp_other_dept=OK, hr_admin=OK, ops=OK),
+        ),
+    ],
+    "POST /v1/definitions/{name}/{version}/deprecate": [
+        Target(
+            "a published definition",
+            {"name": "annual-review", "version": "1"},
+            expect(403, hr_admin=OK),
+            {"reason": "superseded"},
         ),
     ],
     "GET /v1/employees/{employee_id}": [
@@ -163,6 +213,15 @@ def world(seeded: str, temporal: FakeTemporal) -> str:
         ),
     )
     temporal.update_outcomes["submit_task"] = accepted
+    for control in (
+        "extend_deadline",
+        "close_phase",
+        "reopen_task",
+        "reassign_task",
+        "cancel_participant",
+        "cancel_cycle",
+    ):
+        temporal.update_outcomes[control] = ControlResult(detail="done", affected=1)
     temporal.query_outcomes["status"] = CycleStatus(
         cycle_id="annual-2027",
         definition_ref="annual-review@1",

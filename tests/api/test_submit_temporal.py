@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +16,6 @@ from temporalio.worker import Worker
 from activities.types import ClockSpec
 from api.app import create_app
 from perfloop.settings import Settings
-from perfloop.temporal import data_converter, temporal_binary
 from store.db import session_scope
 from tests.api.conftest import (
     CYCLE_ID,
@@ -32,17 +30,6 @@ from tests.api.conftest import (
 from tests.api.probe import FakeActivities, ProbeInput, SubmitProbeWorkflow
 
 pytestmark = pytest.mark.temporal
-
-
-@pytest.fixture(scope="session")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(), data_converter=data_converter(), ui=False
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 async def test_submit_through_the_api_to_a_real_workflow(

@@ -1,0 +1,188 @@
+"""`Idempotency-Key` on state-changing POSTs: retrying a request never applies it twice.
+
+A route opts in by declaring the `Idempotent` dependency (`key: Idempotent`), which
+gives it the key (or None when the client sent none); `tests/api/test_idempotency.py`
+checks that every POST under `/v1` does. The contract, per caller (the token's subject):
+
+- the first request with a key claims it: a row `in_flight` is inserted before the route
+  runs, and the unique constraint on (caller, key) lets exactly one concurrent request
+  win, on SQLite and PostgreSQL alike;
+- when the route has answered, `IdempotencyMiddleware` stores the answer (status, body,
+  `Location` and `Content-Type`) and only then sends it;
+- the same key with the same request (method, path and body) answers the stored response
+  again, with `Idempotent-Replayed: true`; with another request it is 422
+  `IdempotencyKeyReused`; while the first is still running it is 409
+  `IdempotencyKeyInFlight` (with `Retry-After`);
+- answers that a retry could change are not stored, and the key is released: 5xx (the
+  engine or store was unavailable, or a bug), 401 and 403 (credentials and roles change),
+  408, 425 and 429 (try later). Every other 2xx and 4xx is final and replays;
+- a stored answer replays for `idempotency_ttl_seconds` (24 h), then the key is free
+  again; expired rows are deleted on the next claim of that key and by a sweep that runs
+  at most every `PURGE_EVERY`. An in-flight claim older than `idempotency_lease_seconds`
+  is taken to be abandoned (its process died) and can be claimed again.
+
+Keys of different callers never meet: the same key sent by two people is two keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.deps import CurrentUser, StateDep
+from api.services.idempotency import (
+    Claim,
+    IdempotencyKeys,
+    StoredResponse,
+    body_sha256,
+    request_route,
+)
+from store.models.idempotency import KEY_LENGTH
+
+log = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+SCOPE_KEY = "perfloop.idempotency"
+KEPT_HEADERS = frozenset({"location", "content-type"})
+"""Response headers stored with the body: those that belong to the answer itself."""
+
+
+class IdempotentReplay(Exception):
+    """Raised by the dependency to answer a stored response instead of running the route."""
+
+    def __init__(self, stored: StoredResponse) -> None:
+        super().__init__(f"replay of a {stored.status} answer")
+        self.stored = stored
+
+
+@dataclass
+class _Slot:
+    """Put in the request's scope by the middleware; the dependency fills in the claim."""
+
+    claim: Claim | None = None
+    keys: IdempotencyKeys | None = None
+
+
+async def idempotency_key(
+    request: Request,
+    user: CurrentUser,
+    state: StateDep,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            min_length=1,
+            max_length=KEY_LENGTH,
+            pattern=r"^[\x21-\x7e]+$",
+            description="A unique key per request (a UUID, say). Retrying with the same key "
+            "and body answers the first response again instead of repeating the request.",
+        ),
+    ] = None,
+) -> str | None:
+    if key is None:
+        return None
+    slot = request.scope.get(SCOPE_KEY)
+    if not isinstance(slot, _Slot):
+        raise RuntimeError("IdempotencyMiddleware is not installed on this application")
+    keys = state.idempotency
+    digest = body_sha256(await request.body())
+    route = request_route(request.method, request.url.path)
+    outcome = await run_in_threadpool(keys.claim, user.subject, key, route, digest)
+    if isinstance(outcome, StoredResponse):
+        raise IdempotentReplay(outcome)
+    slot.claim, slot.keys = outcome, keys
+    if keys.purge_due():
+        try:
+            purged = await run_in_threadpool(keys.purge_expired)
+        except Exception:  # housekeeping: never fail the request for it
+            log.exception("cannot purge expired idempotency keys")
+        else:
+            log.debug("purged %d expired idempotency keys", purged)
+    return key
+
+
+Idempotent = Annotated[str | None, Depends(idempotency_key)]
+"""The request's Idempotency-Key (None when it has none), claimed for this request."""
+
+
+class IdempotencyMiddleware:
+    """Stores the answer of a request that claimed a key before sending it on.
+
+    Holding the answer back until it is stored means a client that retries the moment it
+    gets a response finds it stored, never still in flight.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        slot = _Slot()
+        scope[SCOPE_KEY] = slot
+        held: list[Message] = []
+        done = False
+
+        async def hold_until_stored(message: Message) -> None:
+            nonlocal done
+            if slot.claim is None:
+                await send(message)
+                return
+            held.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                await _finish(slot, held)
+                done = True
+                for item in held:
+                    await send(item)
+
+        try:
+            await self.app(scope, receive, hold_until_stored)
+        except BaseException:
+            if slot.claim is not None and slot.keys is not None and not done:
+                # A crash (500) is not an answer: free the key so that a retry runs.
+                try:
+                    await run_in_threadpool(slot.keys.release, slot.claim)
+                except Exception:
+                    log.exception("cannot release idempotency key %s", slot.claim.key)
+            raise
+
+
+async def _finish(slot: _Slot, held: list[Message]) -> None:
+    assert slot.claim is not None
+    assert slot.keys is not None
+    start = held[0]
+    status = int(start["status"])
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in start.get("headers", [])
+        if name.decode("latin-1").lower() in KEPT_HEADERS
+    }
+    body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+    try:
+        await run_in_threadpool(slot.keys.finish, slot.claim, status, body, headers)
+    except Exception:
+        # The answer still goes out; the key stays in flight until its lease runs out.
+        log.exception("cannot store the answer for idempotency key %s", slot.claim.key)
+
+
+async def _replay(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IdempotentReplay)
+    stored = exc.stored
+    return Response(
+        content=stored.body.encode("utf-8"),
+        status_code=stored.status,
+        headers={**stored.headers, REPLAYED_HEADER: "true"},
+    )
+
+
+def install_idempotency(app: FastAPI) -> None:
+    app.add_exception_handler(IdempotentReplay, _replay)
+    app.add_middleware(IdempotencyMiddleware)

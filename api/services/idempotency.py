@@ -1,0 +1,221 @@
+"""The store side of Idempotency-Key: claim a key, store or release the answer, sweep.
+
+`api.idempotency` (the dependency and middleware routes use) documents the contract;
+this module holds the rules that decide it against the `idempotency_keys` table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import Conflict, Unprocessable
+from store.base import utc_now
+from store.models import IdempotencyKey
+from store.models.idempotency import ROUTE_LENGTH
+from store.upsert import insert_if_absent
+
+log = logging.getLogger(__name__)
+
+NOT_STORED = frozenset({401, 403, 408, 425, 429})
+PURGE_EVERY = timedelta(minutes=10)
+CLAIM_ATTEMPTS = 3
+
+
+def is_final(status: int) -> bool:
+    """Whether an answer with `status` is stored and replayed (see `api.idempotency`)."""
+    return 200 <= status < 300 or (400 <= status < 500 and status not in NOT_STORED)
+
+
+def request_route(method: str, path: str) -> str:
+    """`POST /v1/...`, shortened (with a hash of the whole) to fit its column."""
+    route = f"{method.upper()} {path}"
+    if len(route) > ROUTE_LENGTH:
+        digest = hashlib.sha256(route.encode()).hexdigest()
+        route = route[: ROUTE_LENGTH - len(digest) - 1] + "#" + digest
+    return route
+
+
+def body_sha256(body: bytes) -> str:
+    """Hash of a request body; JSON is hashed in canonical form, so that a retry that
+    orders its keys differently (or spaces them) is still the same request."""
+    try:
+        content = json.loads(body)
+    except ValueError:
+        return hashlib.sha256(body).hexdigest()
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This request holds the key: its answer is stored (or the key released) at the end."""
+
+    row_id: int
+    user_id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
+def key_reused() -> Unprocessable:
+    return Unprocessable(
+        "this Idempotency-Key was used for a different request (method, path or body); "
+        "send a new key with a new request",
+        type="IdempotencyKeyReused",
+    )
+
+
+def key_in_flight() -> Conflict:
+    return Conflict(
+        "a request with this Idempotency-Key is still being processed; retry shortly",
+        type="IdempotencyKeyInFlight",
+        headers={"Retry-After": "1"},
+    )
+
+
+class IdempotencyKeys:
+    """The store side: claim a key, finish or release it, sweep expired ones.
+
+    Each call is its own short transaction, committed at once: a claim must be visible to
+    a concurrent request before the route starts its work.
+    """
+
+    def __init__(
+        self,
+        sessions: Callable[[], sessionmaker[Session]],
+        *,
+        ttl: timedelta,
+        lease: timedelta,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._sessions = sessions
+        self.ttl = ttl
+        self.lease = lease
+        self.clock = clock
+        self._last_purge = float("-inf")
+
+    def claim(self, user_id: str, key: str, route: str, digest: str) -> Claim | StoredResponse:
+        """Claim `key` for this request, or the stored answer to replay; raises 422 (key
+        used for another request) or 409 (that request is still running)."""
+        for _ in range(CLAIM_ATTEMPTS):
+            now = self.clock()
+            with self._sessions()() as session, session.begin():
+                values = {
+                    "user_id": user_id,
+                    "key": key,
+                    "route": route,
+                    "body_sha256": digest,
+                    "status": "in_flight",
+                    "created_at": now,
+                    "claimed_at": now,
+                    "expires_at": now + self.ttl,
+                }
+                if insert_if_absent(session, IdempotencyKey, values, ["user_id", "key"]):
+                    row_id = session.scalars(
+                        select(IdempotencyKey.id).where(
+                            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
+                        )
+                    ).one()
+                    return Claim(row_id, user_id, key)
+                row = session.scalars(
+                    select(IdempotencyKey).where(
+                        IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
+                    )
+                ).one_or_none()
+                if row is None:  # deleted between our insert and select: try again
+                    continue
+                if row.expires_at <= now:
+                    # Expired: free the key (unless a rival did already) and claim afresh.
+                    session.execute(
+                        delete(IdempotencyKey).where(
+                            IdempotencyKey.id == row.id, IdempotencyKey.expires_at <= now
+                        )
+                    )
+                    continue
+                if row.route != route or row.body_sha256 != digest:
+                    raise key_reused()
+                if row.status == "done" and row.response_status is not None:
+                    return StoredResponse(
+                        status=row.response_status,
+                        body=row.response_body or "",
+                        headers={str(k): str(v) for k, v in (row.response_headers or {}).items()},
+                    )
+                if row.claimed_at <= now - self.lease and self._take_over(session, row.id, now):
+                    log.warning("idempotency key of %s taken over after its lease ran out", user_id)
+                    return Claim(row.id, user_id, key)
+                raise key_in_flight()
+        raise key_in_flight()
+
+    def _take_over(self, session: Session, row_id: int, now: datetime) -> bool:
+        """Claim an abandoned in-flight row; of two rivals, the conditional update lets one."""
+        result = session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.id == row_id,
+                IdempotencyKey.status == "in_flight",
+                IdempotencyKey.claimed_at <= now - self.lease,
+            )
+            .values(claimed_at=now, expires_at=now + self.ttl),
+            execution_options={"preserve_rowcount": True},
+        )
+        return cast("CursorResult[Any]", result).rowcount == 1
+
+    def finish(self, claim: Claim, status: int, body: bytes, headers: dict[str, str]) -> None:
+        """Store a final answer for replays, or release the key so that a retry runs."""
+        if not is_final(status):
+            self.release(claim)
+            return
+        now = self.clock()
+        with self._sessions()() as session, session.begin():
+            session.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.id == claim.row_id, IdempotencyKey.status == "in_flight")
+                .values(
+                    status="done",
+                    response_status=status,
+                    response_body=body.decode("utf-8", errors="replace"),
+                    response_headers=headers,
+                    expires_at=now + self.ttl,
+                )
+            )
+
+    def release(self, claim: Claim) -> None:
+        with self._sessions()() as session, session.begin():
+            session.execute(
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.id == claim.row_id, IdempotencyKey.status == "in_flight"
+                )
+            )
+
+    def purge_expired(self) -> int:
+        """Delete every expired key; returns how many."""
+        now = self.clock()
+        with self._sessions()() as session, session.begin():
+            result = session.execute(
+                delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now),
+                execution_options={"preserve_rowcount": True},
+            )
+            return cast("CursorResult[Any]", result).rowcount
+
+    def purge_due(self) -> bool:
+        """Whether this process should sweep now (at most every PURGE_EVERY)."""
+        now = time.monotonic()
+        if now - self._last_purge < PURGE_EVERY.total_seconds():
+            return False
+        self._last_purge = now
+        return True
