@@ -7,20 +7,24 @@ uvicorn --factory api.app:create_app
 Routes live in `api/routers/` (one module per resource) and stay thin: they declare
 dependencies (`api.deps`) and call `api/services/`. Errors are mapped to HTTP in
 `api.errors` only. Everything under `/v1` needs a bearer token; `/healthz`, `/readyz`
-and `/metrics` do not, nor do `/docs` and `/openapi.json`, which exist in development only.
+and `/metrics` do not, nor do `/docs`, `/openapi.json` and the `/dev` sign-in, which exist
+in development only, nor the web app's static files under `/app/` (`api/web/`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.auth import Authenticator, build_authenticator
 from api.deps import authenticated
 from api.errors import error_responses, install_error_handlers
-from api.routers import cycles, health, me, tasks
+from api.routers import analytics, cycles, dev, health, me, tasks, teams
 from api.state import (
     AppState,
     Store,
@@ -80,9 +84,26 @@ def create_app(
         responses=error_responses(401, 422, 503),
     )
     v1.include_router(cycles.router)
+    v1.include_router(analytics.router)
     v1.include_router(me.router)
     v1.include_router(tasks.router)
+    v1.include_router(teams.router)
 
     app.include_router(health.router)
     app.include_router(v1)
+    if settings.environment != "production":
+        app.include_router(dev.router)
+    mount_web(app)
     return app
+
+
+WEB = Path(__file__).resolve().parent / "web"
+
+
+def mount_web(app: FastAPI) -> None:
+    """The web task list: static files under `/app/`, nothing to build; `/` leads there."""
+    app.mount("/app", StaticFiles(directory=WEB, html=True), name="web")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/app/")

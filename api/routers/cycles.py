@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import CycleReader, HrAdmin, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses
-from api.schemas.cycles import CycleCreate, CyclePublic, CycleStatusPublic
+from api.schemas.cycles import CycleCreate, CycleList, CyclePublic, CycleStatusPublic
 from api.services import cycles as service
 
 router = APIRouter(prefix="/cycles", tags=["cycles"], responses=error_responses(403))
@@ -29,6 +29,11 @@ async def create_cycle(
     cycle = await service.create_cycle(session, temporal, settings, user, body)
     response.headers["Location"] = f"/v1/cycles/{cycle.cycle_id}"
     return cycle
+
+
+@router.get("", summary="The cycles in the store, newest first")
+def list_cycles(user: CycleReader, session: SessionDep) -> CycleList:
+    return service.list_cycles(session)
 
 
 @router.get(

@@ -79,3 +79,20 @@ class CycleStatusPublic(CyclePublic):
     participants: ParticipantCounts
     gates_released: list[str]
     open_group_tasks: int = Field(description="Department and HR tasks the cycle holds open.")
+
+
+class CycleSummary(PublicModel):
+    """A cycle as the store knows it, for lists (its live progress is `GET /cycles/{id}`)."""
+
+    cycle_id: str
+    definition: str
+    title: str | None = Field(description="The definition's title.")
+    status: str
+    nominal_start: datetime
+    nominal_end: datetime
+    participants: int
+    launched_by: str | None
+
+
+class CycleList(PublicModel):
+    items: list[CycleSummary] = Field(description="Newest first.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
@@ -18,14 +19,17 @@ from api.auth import Principal
 from api.errors import NotFound, Unprocessable
 from api.schemas.cycles import (
     CycleCreate,
+    CycleList,
     CyclePublic,
     CycleStatusPublic,
+    CycleSummary,
     ParticipantCounts,
     PhaseCounts,
     PhaseProgress,
 )
 from perfloop import cycles
 from perfloop.settings import Settings
+from store.models import Cycle, CycleParticipant
 from workflows.messages import CycleStatus, cycle_workflow_id
 
 STATUS_QUERY = "status"
@@ -113,3 +117,39 @@ async def cycle_status(client: Client, cycle_id: str) -> CycleStatusPublic:
             raise NotFound(f"no cycle {cycle_id}", type="CycleNotFound") from None
         raise
     return status_public(status)
+
+
+MAX_LISTED = 200
+
+
+def list_cycles(session: Session) -> CycleList:
+    """The cycles in the store, newest first, with their participant counts and titles."""
+    rows = session.scalars(
+        select(Cycle).order_by(Cycle.nominal_start.desc(), Cycle.cycle_id).limit(MAX_LISTED)
+    ).all()
+    counts: dict[str, int] = {
+        cycle_id: count
+        for cycle_id, count in session.execute(
+            select(CycleParticipant.cycle_id, func.count())
+            .where(CycleParticipant.cycle_id.in_([row.cycle_id for row in rows]))
+            .group_by(CycleParticipant.cycle_id)
+        )
+    }
+    titles: dict[str, str | None] = {}
+    for ref in {row.definition_ref for row in rows}:
+        titles[ref] = cycles.resolve_pinned(session, ref).definition.metadata.title
+    return CycleList(
+        items=[
+            CycleSummary(
+                cycle_id=row.cycle_id,
+                definition=row.definition_ref,
+                title=titles.get(row.definition_ref),
+                status=row.status,
+                nominal_start=row.nominal_start,
+                nominal_end=row.nominal_end,
+                participants=counts.get(row.cycle_id, 0),
+                launched_by=row.launched_by,
+            )
+            for row in rows
+        ]
+    )
