@@ -21,6 +21,7 @@ from api.auth import Principal
 from api.errors import Forbidden, NotFound, ServiceUnavailable
 from api.schemas.tasks import FormPublic, TaskDetail, TaskPublic, TaskSubmitted
 from api.services.forms import FormCatalog
+from api.services.hints import task_hints
 from store.models import Task
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
@@ -47,6 +48,7 @@ def task_detail(session: Session, forms: FormCatalog, user: Principal, task_id: 
     return TaskDetail(
         **base.model_dump(),
         form=FormPublic(id=task.form_id, json_schema=schema),
+        ui=task_hints(forms.definition(session, task.cycle_id), task.phase_id, task.kind),
         prefill=dict(task.prefill or {}),
         payload=dict(task.payload) if task.payload is not None else None,
     )

@@ -143,9 +143,12 @@ async def running_stack(
         asyncio.create_task(colleagues.run(stop), name="colleagues"),
     ]
     try:
-        async with asyncio.timeout(15):
-            while not api.started:
-                await asyncio.sleep(0.05)
+        for _ in range(300):
+            if api.started:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the API did not start in 15 s")
         yield Stack(
             base_url=f"http://{settings.api_host}:{settings.api_port}",
             cycle_id=cycle_id,

@@ -63,10 +63,10 @@ class Browsing:
         suffix = f"-{seq}" if seq > 1 else ""
         return f"{self.stack.cycle_id}/{subject}/{phase}/{kind}{suffix}"
 
-    async def open_task(self, task_id: str, timeout: float = 60.0) -> None:
+    async def open_task(self, task_id: str, within: float = 60.0) -> None:
         """Wait (reloading the inbox) until the task is there, then open it."""
         row = self.page.locator(f'a.task-row[data-task="{task_id}"]')
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while not await row.count():
             assert time.monotonic() < deadline, f"{task_id} never reached the inbox"
             await asyncio.sleep(0.5)
@@ -95,6 +95,7 @@ async def draft_goals(b: Browsing) -> None:
     page = b.page
     await b.open_task(b.task_id(EMPLOYEE, "goals", "goal_draft"))
     await expect(page.get_by_text("Objectives to align with")).to_be_visible()
+    await expect(page.get_by_text("Between 3 and 7 goals.")).to_be_visible()
     await b.shot("employee-goal-form")
 
     # Client-side validation: nothing filled in, nothing sent.
@@ -169,6 +170,11 @@ async def review(b: Browsing) -> None:
     page = b.page
     await b.open_task(b.task_id(EMPLOYEE, "evaluation", "manager_review"))
     await b.shot("reviewer-form")
+    competencies = page.locator('[data-path^="/competencies/"].field')
+    await expect(competencies).to_have_count(5)  # the cycle's competencies, named
+    await expect(competencies.first).to_contain_text("Delivers results")
+    for index in range(5):
+        await competencies.nth(index).get_by_text(str(3 + index % 2), exact=True).click()
     await page.locator('[data-path="/rating"]').get_by_text("4", exact=True).click()
     await b.fill("/strengths", "Led the onboarding rework end to end.", "textarea")
     await b.fill("/improvements", "Delegate more of the day-to-day support.", "textarea")
@@ -204,7 +210,9 @@ async def test_goals_review_and_hr_distribution_in_the_browser(
     e2e_temporal: WorkflowEnvironment, db: str, browser: Browser, artifacts: Path, tmp_path: Path
 ) -> None:
     async with running_stack(e2e_temporal.client, db, reserved=RESERVED, home=tmp_path) as stack:
-        context = await browser.new_context(viewport={"width": 1360, "height": 900})
+        context = await browser.new_context(
+            viewport={"width": 1360, "height": 900}, locale="en-GB", timezone_id="Europe/Berlin"
+        )
         page = await context.new_page()
         page.set_default_timeout(15_000)
         b = Browsing(page, stack, artifacts)

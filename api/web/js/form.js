@@ -607,6 +607,17 @@ class ArrayField extends Field {
 
 /** `{key: value}` maps (additionalProperties): a row per key. */
 class MapField extends Field {
+  validate(errors) {
+    super.validate(errors);
+    if (!this.keyed || !this.required) return;
+    for (const { child } of this.keyed) {
+      if (child.value() === undefined && !child.errorEl.textContent) {
+        child.setError("Please answer this one too.");
+        errors.push({ path: child.path, message: "Please answer this one too.", field: child });
+      }
+    }
+  }
+
   constructor(form, schema, path, options, initial) {
     super(form, schema, path, options);
     this.initial = initial && typeof initial === "object" ? initial : {};
@@ -615,10 +626,24 @@ class MapField extends Field {
   }
 
   render() {
+    const keys = (this.form.hints.keys || {})[this.name];
+    if (Array.isArray(keys) && keys.length) return this.renderKeyed(keys);
     this.list = h("div", { style: "display:grid;gap:8px" });
     const add = h("button.btn.small", { type: "button", onclick: () => this.add("", undefined, true) }, "+ Add entry");
     for (const [key, value] of Object.entries(this.initial)) this.add(key, value, false);
     return this.wrap(h("div", { style: "display:grid;gap:8px" }, this.list, h("div", add)), { inlineLabel: true });
+  }
+
+  /** The definition names the keys (competencies, conversation sections): one field each. */
+  renderKeyed(keys) {
+    this.keyed = keys.map((key) => {
+      const child = this.form.create(this.schema.additionalProperties, pointer(this.path, key.id), { label: key.title }, this.initial[key.id]);
+      child.parent = this;
+      child.schema = { ...child.schema, description: key.description || child.schema.description };
+      return { key: key.id, child };
+    });
+    const box = h("div.object-box", h("fieldset", this.keyed.map((row) => row.child.render())));
+    return this.wrap(box, { inlineLabel: true });
   }
 
   add(key, value, focus) {
@@ -638,6 +663,7 @@ class MapField extends Field {
   }
 
   children() {
+    if (this.keyed) return this.keyed.map((row) => row.child);
     return this.rows.map((row) => {
       row.child.path = pointer(this.path, row.keyInput.value || "*");
       return row.child;
@@ -646,6 +672,13 @@ class MapField extends Field {
 
   value() {
     const value = {};
+    if (this.keyed) {
+      for (const { key, child } of this.keyed) {
+        const item = child.value();
+        if (item !== undefined) value[key] = item;
+      }
+      return value;
+    }
     for (const row of this.rows) {
       const item = row.child.value();
       if (row.keyInput.value && item !== undefined) value[row.keyInput.value] = item;
@@ -654,6 +687,7 @@ class MapField extends Field {
   }
 
   check() {
+    if (this.keyed) return null;
     const keys = this.rows.map((row) => row.keyInput.value);
     if (keys.some((key) => !key)) return "Every entry needs a key.";
     if (new Set(keys).size !== keys.length) return "Keys must be different.";
@@ -665,14 +699,18 @@ class MapField extends Field {
 // --- the form ----------------------------------------------------------------------------
 
 class Form {
-  constructor(schema, { initial = {}, context = {}, onChange } = {}) {
+  constructor(schema, { initial = {}, context = {}, hints = {}, onChange } = {}) {
     this.resolver = new Resolver(schema);
     this.context = context;
+    this.hints = hints;
     this.onChange = onChange;
     this.root = new ObjectField(this, this.resolver.resolve(schema), "", { label: schema.title }, initial, { root: true });
     this.alert = h("div.alert.bad", { role: "alert", tabindex: "-1" });
     this.alert.hidden = true;
-    this.element = h("div.form", this.alert, this.root.render());
+    const rules = (hints.rules || []).length
+      ? h("div.alert.info", h("strong", "Your cycle checks when you submit:"), h("ul", hints.rules.map((rule) => h("li", rule))))
+      : null;
+    this.element = h("div.form", rules, this.alert, this.root.render());
   }
 
   create(raw, path, options, initial) {

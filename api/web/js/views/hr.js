@@ -124,7 +124,18 @@ async function analyticsSection(cycleId, group, ctx, rerender) {
 
 export async function cycleView(main, [cycleId], ctx) {
   shell.setCrumbs(["Review cycles", "#/hr"], cycleId);
-  main.append(h("div.page-head", h("div", h("h1", cycleId), h("p", "How far everyone is, and how the ratings fall."))));
+  const title = h("h1", cycleId);
+  const subtitle = h("p", "How far everyone is, and how the ratings fall.");
+  main.append(h("div.page-head", h("div", title, subtitle)));
+  api
+    .get("/v1/cycles")
+    .then(({ items }) => {
+      const cycle = items.find((c) => c.cycle_id === cycleId);
+      if (!cycle || !ctx.isCurrent()) return;
+      title.textContent = cycle.title || cycleId;
+      subtitle.textContent = `${cycleId} · ${cycle.definition} · ${formatDate(cycle.nominal_start)} – ${formatDate(cycle.nominal_end)}`;
+    })
+    .catch(() => {});
   main.append(await progressSection(cycleId));
   const slot = h("div", loading("Loading ratings…"));
   main.append(slot);

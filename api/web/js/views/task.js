@@ -6,6 +6,8 @@ import { buildForm, splitPrefill } from "../form.js";
 import { formatDate, h, humanize, loading, statusBadge, toast } from "../ui.js";
 import { taskIcon } from "./inbox.js";
 
+const GOAL_TYPES = { okr: "OKR", kpi: "KPI", development: "Development goal" };
+
 function facts(task) {
   const me = session.person.employee_id;
   const rows = [
@@ -38,7 +40,7 @@ function contextCards(context) {
       "Goals to review",
       listOf(goals, (g) => [
         h("strong", g.title),
-        h("div.muted.small", [humanize(g.type), g.weight !== undefined ? `${g.weight}%` : null].filter(Boolean).join(" · ")),
+        h("div.muted.small", [GOAL_TYPES[g.type] || humanize(g.type), g.weight !== undefined ? `${g.weight}%` : null].filter(Boolean).join(" · ")),
         g.description ? h("div.small", g.description) : null,
         Array.isArray(g.key_results) && g.key_results.length ? listOf(g.key_results, (kr) => `${kr.title} — ${kr.target}${kr.unit ? ` ${kr.unit}` : ""}`) : null,
       ]),
@@ -97,7 +99,7 @@ export async function taskView(main, [taskId], ctx) {
     return;
   }
 
-  const form = buildForm(schema, { initial: task.payload || values, context });
+  const form = buildForm(schema, { initial: task.payload || values, context, hints: task.ui || {} });
   const submit = h("button.btn.primary", { type: "submit" }, "Submit");
   const element = h(
     "form",
