@@ -50,6 +50,8 @@ class Browsing:
     async def shot(self, name: str) -> None:
         self.shots += 1
         path = self.artifacts / f"{self.shots:02d}-{name}.png"
+        # Sticky bars would be drawn where the page is scrolled to: start at the top.
+        await self.page.evaluate("window.scrollTo(0, 0)")
         await self.page.screenshot(path=str(path), full_page=True)
 
     async def sign_in(self, employee_id: str) -> None:

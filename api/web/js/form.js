@@ -751,7 +751,7 @@ class Form {
   }
 
   summarize(title, items = []) {
-    this.alert.replaceChildren(h("strong", title), items.length ? h("ul", items.map((item) => h("li", item))) : null);
+    this.alert.replaceChildren(h("strong", title), ...(items.length ? [h("ul", items.map((item) => h("li", item)))] : []));
     this.alert.hidden = false;
   }
 

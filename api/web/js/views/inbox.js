@@ -78,7 +78,10 @@ export async function inboxView(main, [tab], ctx) {
   }
   const overdue = items.filter((t) => t.status === "overdue").length;
   body.replaceChildren(
-    !done && overdue ? h("div.alert.bad", { style: "margin-bottom:14px" }, h("strong", `${overdue} overdue. `), "Reminders keep coming until these are done.") : null,
-    h("div.card", h("ul.task-list", { "aria-label": done ? "Done tasks" : "Open tasks" }, items.map(row))),
+    h(
+      "div",
+      !done && overdue ? h("div.alert.bad", { style: "margin-bottom:14px" }, h("strong", `${overdue} overdue. `), "Reminders keep coming until these are done.") : null,
+      h("div.card", h("ul.task-list", { "aria-label": done ? "Done tasks" : "Open tasks" }, items.map(row))),
+    ),
   );
 }
