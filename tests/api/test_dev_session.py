@@ -88,16 +88,3 @@ async def test_production_has_no_dev_sign_in(settings: Settings, seeded: str) ->
     assert session.status_code == 404
     assert people.status_code == 404
     assert page.status_code == 200  # the web app itself is served; only its dev sign-in is not
-
-
-async def test_the_web_app_is_served_without_a_build(client: AsyncClient) -> None:
-    home = await client.get("/")
-    page = await client.get("/app/")
-    script = await client.get("/app/js/app.js")
-
-    assert home.status_code == 307
-    assert home.headers["location"] == "/app/"
-    assert page.status_code == 200
-    assert 'type="module"' in page.text
-    assert script.status_code == 200
-    assert "javascript" in script.headers["content-type"]

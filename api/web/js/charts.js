@@ -50,7 +50,9 @@ export function distributionChart(bands, { tolerance } = {}) {
     });
     bar.append(s("title", {}, `${band.label}: ${band.count} people, ${band.percent}%`));
     root.append(bar);
-    root.append(s("text", { x: cx, y: y(band.percent) - 6, "text-anchor": "middle", "font-weight": "600" }, `${band.percent}%`));
+    if (band.count) {
+      root.append(s("text", { x: cx, y: y(band.percent) - 6, "text-anchor": "middle", "font-weight": "600" }, `${band.percent}% · ${band.count}`));
+    }
     root.append(s("text", { x: cx, y: pad.top + plotH + 18, "text-anchor": "middle", "font-weight": "600" }, String(band.rating)));
     const words = band.label.split(" ");
     const half = Math.ceil(words.length / 2);

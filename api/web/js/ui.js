@@ -91,6 +91,11 @@ export function toast(message, kind = "info", timeout = 6000) {
   if (timeout) setTimeout(() => item.remove(), timeout);
 }
 
+/** Drop the toasts of one kind (error toasts about a form that is gone). */
+export function clearToasts(kind) {
+  for (const item of document.querySelectorAll(`#toasts .toast.${kind}`)) item.remove();
+}
+
 export function loading(label = "Loading…") {
   return h("div.loading", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), label);
 }

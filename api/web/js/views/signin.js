@@ -65,7 +65,6 @@ async function choose(person) {
   try {
     const result = await api.post("/dev/session", { employee_id: person.employee_id });
     session.save(result.token, result.person);
-    toast(`Signed in as ${result.person.name}`, "ok", 3000);
     location.hash = "#/inbox";
   } catch (error) {
     toast(error.message, "bad");

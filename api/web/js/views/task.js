@@ -3,7 +3,7 @@ import { api, ApiError, session, taskPath } from "../api.js";
 import { shell } from "../app.js";
 import { directory } from "../directory.js";
 import { buildForm, splitPrefill } from "../form.js";
-import { formatDate, h, humanize, loading, statusBadge, toast } from "../ui.js";
+import { clearToasts, formatDate, h, humanize, loading, statusBadge, toast } from "../ui.js";
 import { taskIcon } from "./inbox.js";
 
 const GOAL_TYPES = { okr: "OKR", kpi: "KPI", development: "Development goal" };
@@ -116,6 +116,7 @@ export async function taskView(main, [taskId], ctx) {
     submit.textContent = "Submitting…";
     try {
       await api.post(`/v1/tasks/${taskPath(task.task_id)}/submit`, { payload: form.value() }, { "Idempotency-Key": idempotencyKey });
+      clearToasts("bad");
       toast(`Submitted: ${directory.title(task)}`, "ok");
       ctx.refreshInboxCount();
       location.hash = "#/inbox";
