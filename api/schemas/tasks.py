@@ -58,6 +58,10 @@ class TaskHints(PublicModel):
         default_factory=dict,
         description="For map fields (e.g. `competencies`, `sections`): the keys to offer.",
     )
+    options: dict[str, list[HintKey]] = Field(
+        default_factory=dict,
+        description="For id fields (e.g. `goal_id`): the values to choose from.",
+    )
     rules: list[str] = Field(
         default_factory=list, description="Rules the cycle checks beyond the schema, in words."
     )

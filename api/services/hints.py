@@ -1,12 +1,17 @@
 """UI hints for a task's form, from the phase of the definition it belongs to: the keys
-of map fields (competencies to rate, conversation sections to minute) and the rules the
-workflow checks beyond the JSON Schema, in words."""
+of map fields (competencies to rate, conversation sections to minute), the choices for
+id fields (the goals a check-in is about) and the rules the workflow checks beyond the
+JSON Schema, in words."""
 
 from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.schemas.tasks import HintKey, TaskHints
 from definitions.models import EvaluationPhase, GoalSettingPhase, InterviewPhase
 from definitions.pinned import PinnedDefinition
+from store.models import Goal, Task
 
 GOAL_KINDS = ("goal_draft", "goal_realign")
 GOAL_TYPE_NAMES = {"okr": "OKR", "kpi": "KPI", "development": "development"}
@@ -31,7 +36,30 @@ def _goal_rules(phase: GoalSettingPhase) -> list[str]:
     return rules
 
 
-def task_hints(pinned: PinnedDefinition, phase_id: str, kind: str) -> TaskHints:
+def goal_options(session: Session, task: Task) -> list[HintKey]:
+    """The goals of the task's subject in its cycle, for fields that name one (`goal_id`)."""
+    goals = session.scalars(
+        select(Goal)
+        .where(
+            Goal.cycle_id == task.cycle_id,
+            Goal.owner_id == task.subject_id,
+            Goal.status != "closed",
+        )
+        .order_by(Goal.position, Goal.id)
+    ).all()
+    return [HintKey(id=g.id, title=g.title, description=g.type) for g in goals]
+
+
+def task_hints(session: Session, pinned: PinnedDefinition, task: Task) -> TaskHints:
+    hints = _phase_hints(pinned, task.phase_id, task.kind)
+    if not task.subject_id.startswith("@"):
+        goals = goal_options(session, task)
+        if goals:
+            hints.options["goal_id"] = goals
+    return hints
+
+
+def _phase_hints(pinned: PinnedDefinition, phase_id: str, kind: str) -> TaskHints:
     phase = next((p for p in pinned.definition.phases if p.id == phase_id), None)
     if isinstance(phase, EvaluationPhase) and phase.competencies:
         return TaskHints(

@@ -48,7 +48,7 @@ def task_detail(session: Session, forms: FormCatalog, user: Principal, task_id: 
     return TaskDetail(
         **base.model_dump(),
         form=FormPublic(id=task.form_id, json_schema=schema),
-        ui=task_hints(forms.definition(session, task.cycle_id), task.phase_id, task.kind),
+        ui=task_hints(session, forms.definition(session, task.cycle_id), task),
         prefill=dict(task.prefill or {}),
         payload=dict(task.payload) if task.payload is not None else None,
     )

@@ -5,7 +5,24 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 
-from tests.api.conftest import Token, add_tasks, make_task
+from store.db import session_scope
+from store.models import Goal
+from tests.api.conftest import CYCLE_ID, Token, add_tasks, make_task
+from tests.api.seed import add
+
+
+def goal(goal_id: str, title: str, position: int, status: str = "approved") -> Goal:
+    return Goal(
+        id=goal_id,
+        cycle_id=CYCLE_ID,
+        owner_id="E012",
+        task_id=f"{CYCLE_ID}/E012/goals/goal_draft",
+        position=position,
+        title=title,
+        type="okr",
+        weight=50,
+        status=status,
+    )
 
 
 async def test_hints_follow_the_task_s_phase(client: AsyncClient, seeded: str, auth: Token) -> None:
@@ -24,6 +41,13 @@ async def test_hints_follow_the_task_s_phase(client: AsyncClient, seeded: str, a
         ),
         make_task("E012", phase="monitoring", kind="checkin", form="checkin"),
     )
+    with session_scope(seeded) as session:
+        add(
+            session,
+            goal("g-2", "Grow revenue", 1),
+            goal("g-1", "Ship the platform", 0),
+            goal("g-old", "Dropped", 2, status="closed"),
+        )
     hints = {}
     for task_id, who in ((draft, "E012"), (review, "E010"), (minutes, "E010"), (checkin, "E012")):
         response = await client.get(f"/v1/tasks/{task_id}", headers=auth(who))
@@ -45,4 +69,11 @@ async def test_hints_follow_the_task_s_phase(client: AsyncClient, seeded: str, a
     assert [s["id"] for s in sections] == ["look-back", "contributions", "feedback", "growth"]
     assert sections[0]["description"].startswith("How did the year go")
 
-    assert hints[checkin] == {"keys": {}, "rules": []}
+    # A check-in names the goals it updates: the subject's open goals, in their order.
+    assert hints[checkin]["keys"] == {}
+    assert hints[checkin]["options"] == {
+        "goal_id": [
+            {"id": "g-1", "title": "Ship the platform", "description": "okr"},
+            {"id": "g-2", "title": "Grow revenue", "description": "okr"},
+        ]
+    }

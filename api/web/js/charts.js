@@ -19,7 +19,8 @@ export function distributionChart(bands, { tolerance } = {}) {
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const top = Math.max(10, ...ordered.map((b) => Math.max(b.percent, b.guideline_percent || 0)));
-  const max = Math.ceil(top / 10) * 10;
+  const step = top <= 30 ? 5 : top <= 60 ? 10 : 20;
+  const max = Math.ceil(top / step) * step;
   const y = (value) => pad.top + plotH - (plotH * value) / max;
   const slot = plotW / Math.max(ordered.length, 1);
   const barW = Math.min(64, slot * 0.56);
@@ -33,7 +34,7 @@ export function distributionChart(bands, { tolerance } = {}) {
       ordered.map((b) => `${b.label}: ${b.percent}% (${b.count})${b.guideline_percent != null ? `, guideline ${b.guideline_percent}%` : ""}`).join("; "),
     ),
   );
-  for (let tick = 0; tick <= max; tick += max / 5) {
+  for (let tick = 0; tick <= max; tick += step) {
     root.append(s("line", { class: "axis", x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick), "stroke-dasharray": tick ? "2 4" : "" }));
     root.append(s("text", { x: pad.left - 8, y: y(tick) + 4, "text-anchor": "end" }, `${Math.round(tick)}%`));
   }

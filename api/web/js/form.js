@@ -7,6 +7,7 @@
 //
 // buildForm() returns { element, value(), validate(), showServerErrors(errors) }: the value
 // holds only the schema's properties, and errors are shown next to the field they are about.
+import { directory } from "./directory.js";
 import { h, humanize } from "./ui.js";
 
 let uid = 0;
@@ -157,6 +158,8 @@ class StringField extends Field {
     }
     const objectives = this.name === "parent_id" ? this.form.context.objectives : null;
     if (Array.isArray(objectives) && objectives.length) return this.renderObjectives(objectives);
+    const options = this.choices();
+    if (options.length) return this.renderOptions(options);
     if (s.enum) return this.renderEnum();
     let input;
     if (s["x-perfloop-widget"] === "textarea" || (s.maxLength || 0) > 300) {
@@ -179,6 +182,30 @@ class StringField extends Field {
       this.changed();
     });
     return this.wrap(h("div", input, counter));
+  }
+
+  /** Values an id field may take: from the task's hints, or the people the prefill lists. */
+  choices() {
+    const hinted = (this.form.hints.options || {})[this.name];
+    if (Array.isArray(hinted)) return hinted.map((o) => ({ value: o.id, title: o.title }));
+    const ratings = this.form.context.ratings;
+    if (this.name === "employee_id" && Array.isArray(ratings)) {
+      return ratings.map((r) => ({ value: r.employee_id, title: `${directory.name(r.employee_id)} (rated ${r.rating ?? "—"})` }));
+    }
+    return [];
+  }
+
+  renderOptions(options) {
+    const select = h("select", { id: this.id, name: this.path }, h("option", { value: "" }, "— Choose —"), options.map((o) => h("option", { value: o.value }, o.title)));
+    if (this.initial !== undefined && !options.some((o) => o.value === this.initial)) select.append(h("option", { value: this.initial }, this.initial));
+    select.value = this.initial ?? "";
+    this.input = select;
+    this.describe(select);
+    select.addEventListener("change", () => {
+      this.setError("");
+      this.changed();
+    });
+    return this.wrap(select);
   }
 
   renderObjectives(objectives) {
@@ -450,8 +477,9 @@ class ObjectField extends Field {
       if (child.hidden) continue;
       const before = errors.length;
       child.validate(errors);
-      if (errors.length === before && this.requiredKeys.has(key) && isEmpty(child.value())) {
-        const message = child instanceof ArrayField ? "Add at least one." : "This field is required.";
+      // A required list is present even when empty; how many it needs is its own minItems.
+      if (errors.length === before && this.requiredKeys.has(key) && !(child instanceof ArrayField) && isEmpty(child.value())) {
+        const message = "This field is required.";
         child.setError(message);
         errors.push({ path: child.path, message, field: child });
       }
@@ -587,7 +615,7 @@ class ArrayField extends Field {
   check() {
     const s = this.schema;
     const count = this.value().length;
-    if (count === 0) return null;
+    if (count === 0 && !this.required) return null;
     if (s.minItems && count < s.minItems) return `Add at least ${s.minItems}.`;
     if (s.maxItems && count > s.maxItems) return `Keep at most ${s.maxItems}.`;
     return null;
