@@ -1,6 +1,11 @@
 """The web task list in headless Chromium, against the whole product: an employee drafts
-goals, their manager approves them and reviews them at year end, HR reads the rating
-distribution and the 9-box. Screenshots of every page land in `tests/e2e/artifacts/`."""
+goals, their manager approves them, a reviewer submits their review at year end, HR reads
+the rating distribution and the 9-box. Screenshots of every page land in
+`tests/e2e/artifacts/`.
+
+The reviewer is the manager: of the 360 sources, the engine opens self and manager reviews
+today (peer and upward review tasks come with peer nominations); the review form is the
+same kind of task either way."""
 
 from __future__ import annotations
 
