@@ -70,7 +70,7 @@ class Browsing:
         suffix = f"-{seq}" if seq > 1 else ""
         return f"{self.stack.cycle_id}/{subject}/{phase}/{kind}{suffix}"
 
-    async def open_task(self, task_id: str, within: float = 60.0) -> None:
+    async def open_task(self, task_id: str, within: float = 60.0, shot: str | None = None) -> None:
         """Wait (reloading the inbox) until the task is there, then open it."""
         row = self.page.locator(f'a.task-row[data-task="{task_id}"]')
         deadline = time.monotonic() + within
@@ -80,6 +80,8 @@ class Browsing:
             await self.page.goto(f"{self.stack.base_url}/app/#/inbox")
             await self.page.reload()  # the same URL again: only a reload asks the API anew
             await self.page.wait_for_selector(".task-list, .empty")
+        if shot:
+            await self.shot(shot)
         await row.click()
         await expect(self.page.locator("form button[type=submit]")).to_be_visible()
 
@@ -154,7 +156,7 @@ async def draft_goals(b: Browsing) -> None:
 
 async def approve_goals(b: Browsing) -> None:
     page = b.page
-    await b.open_task(b.task_id(EMPLOYEE, "goals", "goal_review"))
+    await b.open_task(b.task_id(EMPLOYEE, "goals", "goal_review"), shot="manager-inbox")
     await expect(page.get_by_text("Goals to review")).to_be_visible()
     await expect(page.get_by_text("Cut onboarding time for new customers")).to_be_visible()
     await b.shot("manager-goal-review")
