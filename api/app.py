@@ -9,7 +9,8 @@ dependencies (`api.deps`) and call `api/services/`. Errors are mapped to HTTP in
 `api.errors` only. State-changing POSTs take an `Idempotency-Key` (`api.idempotency`);
 request bodies and submission rates are capped (`api.limits`); see `api/README.md`.
 Everything under `/v1` needs a bearer token; `/healthz`, `/readyz` and `/metrics` do
-not, nor do `/docs` and `/openapi.json`, which exist in development only. Every `/v1`
+not, nor do `/docs`, `/openapi.json` and the `/dev` sign-in, which exist in development
+only, nor the web app's static files under `/app/` (`api/web/`). Every `/v1`
 route declares exactly one permission (`api.permissions.permit`); an app with a route
 that declares none is refused when it is built (deny by default).
 """
@@ -18,8 +19,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.auth import Authenticator, build_authenticator
 from api.deps import authenticated
@@ -27,7 +31,18 @@ from api.errors import error_responses, install_error_handlers
 from api.idempotency import install_idempotency
 from api.limits import BodySizeLimit
 from api.permissions import ensure_declared
-from api.routers import audit, cycles, definitions, employees, health, me, tasks
+from api.routers import (
+    analytics,
+    audit,
+    cycles,
+    definitions,
+    dev,
+    employees,
+    health,
+    me,
+    tasks,
+    teams,
+)
 from api.state import (
     AppState,
     TemporalClientFactory,
@@ -92,10 +107,27 @@ def create_app(
     v1.include_router(cycles.router)
     v1.include_router(employees.router)
     v1.include_router(definitions.router)
+    v1.include_router(analytics.router)
     v1.include_router(me.router)
     v1.include_router(tasks.router)
+    v1.include_router(teams.router)
 
     app.include_router(health.router)
     app.include_router(v1)
+    if settings.environment != "production":
+        app.include_router(dev.router)
+    mount_web(app)
     ensure_declared(app)
     return app
+
+
+WEB = Path(__file__).resolve().parent / "web"
+
+
+def mount_web(app: FastAPI) -> None:
+    """The web task list: static files under `/app/`, nothing to build; `/` leads there."""
+    app.mount("/app", StaticFiles(directory=WEB, html=True), name="web")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/app/")

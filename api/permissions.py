@@ -124,6 +124,12 @@ _PERMISSIONS = (
         "Publish or deprecate a cycle definition.",
         roles=frozenset({Role.HR_ADMIN}),
     ),
+    Permission(
+        "cycles:analytics",
+        "A cycle's rating distribution and 9-box counts: HR admins; HRBPs per department.",
+        roles=frozenset({Role.HR_ADMIN, Role.HRBP}),
+    ),
+    Permission("teams:read", "The caller's direct reports and their progress."),
     Permission("tasks:read", "A task with its form and submission.", allow=TASK_READERS),
     Permission(
         "tasks:submit",

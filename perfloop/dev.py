@@ -165,6 +165,7 @@ class DevStack:
         return f"http://{self.settings.api_host}:{self.settings.api_port}"
 
     def urls(self) -> Iterator[tuple[str, str]]:
+        yield "Web app", f"{self.api_url}/app/"
         yield "API docs", f"{self.api_url}/docs"
         if self.temporal_ui:
             yield "Temporal UI", self.temporal_ui

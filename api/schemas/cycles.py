@@ -92,9 +92,11 @@ class CycleSummary(PublicModel):
 
     cycle_id: str
     definition: str = Field(validation_alias="definition_ref", description="`name@version`.")
+    title: str | None = Field(default=None, description="The definition's title.")
     status: StoredCycleStatus
     nominal_start: datetime
     nominal_end: datetime
+    participants: int = Field(default=0, description="People in the cycle's snapshot.")
     launched_by: str | None
     created_at: datetime
 

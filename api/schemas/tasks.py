@@ -45,8 +45,31 @@ class FormPublic(PublicModel):
     )
 
 
+class HintKey(PublicModel):
+    id: str
+    title: str
+    description: str | None = None
+
+
+class TaskHints(PublicModel):
+    """How to present the form, from the cycle's definition (the schema stays the rule)."""
+
+    keys: dict[str, list[HintKey]] = Field(
+        default_factory=dict,
+        description="For map fields (e.g. `competencies`, `sections`): the keys to offer.",
+    )
+    options: dict[str, list[HintKey]] = Field(
+        default_factory=dict,
+        description="For id fields (e.g. `goal_id`): the values to choose from.",
+    )
+    rules: list[str] = Field(
+        default_factory=list, description="Rules the cycle checks beyond the schema, in words."
+    )
+
+
 class TaskDetail(TaskPublic):
     form: FormPublic
+    ui: TaskHints = Field(default_factory=TaskHints)
     prefill: dict[str, Any] = Field(description="Suggested values to start the form from.")
     payload: dict[str, Any] | None = Field(description="What was submitted, once it was.")
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
@@ -46,7 +46,7 @@ from api.schemas.cycles import (
 from api.services.tasks import find_task
 from perfloop import cycles
 from perfloop.settings import Settings
-from store.models import Cycle
+from store.models import Cycle, CycleParticipant, DefinitionVersion
 from workflows.messages import ControlResult, CycleStatus, cycle_workflow_id
 
 STATUS_QUERY = "status"
@@ -183,9 +183,47 @@ def list_cycles(
         next_cursor = encode_cursor(
             {"created_at": last.created_at.isoformat(), "cycle_id": last.cycle_id}
         )
+    page = rows[:size]
+    counts: dict[str, int] = {
+        cycle_id: count
+        for cycle_id, count in session.execute(
+            select(CycleParticipant.cycle_id, func.count())
+            .where(CycleParticipant.cycle_id.in_([row.cycle_id for row in page]))
+            .group_by(CycleParticipant.cycle_id)
+        )
+    }
+    titles = {
+        row.definition_ref: _title(session, row.definition_ref)
+        for row in page
+        if row.definition_ref
+    }
     return CyclePage(
-        items=[CycleSummary.model_validate(row) for row in rows[:size]], next_cursor=next_cursor
+        items=[
+            CycleSummary.model_validate(row).model_copy(
+                update={
+                    "title": titles.get(row.definition_ref),
+                    "participants": counts.get(row.cycle_id, 0),
+                }
+            )
+            for row in page
+        ],
+        next_cursor=next_cursor,
     )
+
+
+def _title(session: Session, ref: str) -> str | None:
+    """The title a published version carries, read from its stored content."""
+    name, _, version = ref.partition("@")
+    if not version.isdigit():
+        return None
+    canonical = session.scalar(
+        select(DefinitionVersion.canonical).where(
+            DefinitionVersion.name == name, DefinitionVersion.version == int(version)
+        )
+    )
+    metadata = ((canonical or {}).get("definition") or {}).get("metadata") or {}
+    title = metadata.get("title")
+    return title if isinstance(title, str) else None
 
 
 # --- HR controls --------------------------------------------------------------------------

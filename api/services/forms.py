@@ -1,8 +1,9 @@
 """Form schemas for tasks: from the definition version the task's cycle pinned.
 
 Published versions never change, so a schema found once is cached for the life of the
-process (keyed by `ref` and content hash). Group tasks may use the engine's built-in
-forms (`workflows.builtin_forms`) when the definition names none.
+process (keyed by `ref` and content hash), as is the parsed definition the UI hints come
+from. Group tasks may use the engine's built-in forms (`workflows.builtin_forms`) when
+the definition names none.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
+from definitions.pinned import PinnedDefinition
 from definitions.registry import get_version
 from store.models import Cycle
 from workflows.builtin_forms import BUILTIN_FORMS
@@ -32,6 +34,7 @@ class FormCatalog:
 
     def __init__(self) -> None:
         self._forms: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self._definitions: dict[tuple[str, str], PinnedDefinition] = {}
 
     def _pinned_forms(self, session: Session, ref: str, sha256: str) -> dict[str, dict[str, Any]]:
         key = (ref, sha256)
@@ -61,3 +64,18 @@ class FormCatalog:
         if schema is None:
             raise FormUnavailable(f"{cycle.definition_ref} has no form {form_id}")
         return schema
+
+    def definition(self, session: Session, cycle_id: str) -> PinnedDefinition:
+        """The parsed definition cycle `cycle_id` pinned."""
+        cycle = session.get(Cycle, cycle_id)
+        if cycle is None:
+            raise FormUnavailable(f"the task's cycle {cycle_id} is not in the store")
+        key = (cycle.definition_ref, cycle.sha256)
+        pinned = self._definitions.get(key)
+        if pinned is None:
+            row = get_version(session, cycle.definition_ref)
+            pinned = PinnedDefinition.from_canonical(row.ref, row.sha256, row.canonical)
+            if len(self._definitions) >= MAX_CACHED_DEFINITIONS:
+                self._definitions.pop(next(iter(self._definitions)))
+            self._definitions[key] = pinned
+        return pinned

@@ -22,6 +22,7 @@ from api.permissions import Access
 from api.schemas.tasks import FormPublic, TaskDetail, TaskPublic, TaskSubmitted
 from api.services import audit
 from api.services.forms import FormCatalog
+from api.services.hints import task_hints
 from store.models import Task
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
@@ -70,6 +71,7 @@ def task_detail(session: Session, forms: FormCatalog, access: Access, task_id: s
     return TaskDetail(
         **base.model_dump(),
         form=FormPublic(id=task.form_id, json_schema=schema),
+        ui=task_hints(session, forms.definition(session, task.cycle_id), task),
         prefill=dict(task.prefill or {}),
         payload=dict(task.payload) if task.payload is not None else None,
     )

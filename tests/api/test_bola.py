@@ -120,6 +120,13 @@ MATRIX: dict[str, list[Target]] = {
             ("/migrate", {}, {"definition": "annual-review@9"}, 404),
         ]
     },
+    "GET /v1/cycles/{cycle_id}/analytics": [
+        Target(
+            "a cycle's ratings, all departments",
+            {"cycle_id": "annual-2027"},
+            expect(403, hr_admin=OK),
+        ),
+    ],
     "GET /v1/definitions/{name}/{version}": [
         Target(
             "a published definition (no personal data)",
