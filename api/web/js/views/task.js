@@ -107,15 +107,20 @@ export async function taskView(main, [taskId], ctx) {
     h("div.card", h("div.card-head", h("h2", schema.title || "Your answers"), h("span.muted.small", "Fields marked * are required")), h("div.card-body", form.element)),
     h("div.form-actions", h("a.btn.ghost", { href: "#/inbox" }, "Back to inbox"), submit),
   );
-  // One key per form: a retry after a timeout never submits twice.
-  const idempotencyKey = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+  // One Idempotency-Key per answer sent: retrying the same answers (after a timeout or a
+  // dropped connection) never submits twice, and corrected answers are a new request.
+  const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
+  let sent = { body: null, key: null };
   element.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (form.validate().length) return;
     submit.disabled = true;
     submit.textContent = "Submitting…";
+    const body = { payload: form.value() };
+    const text = JSON.stringify(body);
+    if (sent.body !== text) sent = { body: text, key: newKey() };
     try {
-      await api.post(`/v1/tasks/${taskPath(task.task_id)}/submit`, { payload: form.value() }, { "Idempotency-Key": idempotencyKey });
+      await api.post(`/v1/tasks/${taskPath(task.task_id)}/submit`, body, { "Idempotency-Key": sent.key });
       clearToasts("bad");
       toast(`Submitted: ${directory.title(task)}`, "ok");
       ctx.refreshInboxCount();
