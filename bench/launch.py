@@ -161,6 +161,7 @@ async def perfloop_launch(
                     start=datetime.now(UTC),
                     launched_by="E000000",
                     task_queue=settings.task_queue,
+                    use_search_attributes=not os.environ.get("BENCH_NO_SA"),
                 )
             count = 0
             while count < n:
@@ -173,6 +174,31 @@ async def perfloop_launch(
 
 
 # --- plumbing -------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds a process has used (0 when it is unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU this process (the worker) and the dev server used between start and stop."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self.began = (cpu_seconds(os.getpid()), cpu_seconds(server_pid))
+
+    def used(self) -> tuple[float, float]:
+        return (
+            cpu_seconds(os.getpid()) - self.began[0],
+            cpu_seconds(self.server_pid) - self.began[1],
+        )
 
 
 _LAST_REPORTED: dict[str, int] = {}
@@ -226,11 +252,22 @@ async def main() -> None:
             await bare_temporal(client, settings, WARM_UP, queue="bench-bare-warm-up")
             await perfloop_launch(client, warm_settings, warm_url, ref, WARM_UP, "warm-up")
             # Bare Temporal first: it gets the emptier server, which favours the baseline.
+            meter = CpuMeter(server.pid)
             bare_seconds = await bare_temporal(client, settings, args.n)
+            bare_cpu = meter.used()
+            meter = CpuMeter(server.pid)
             perfloop_seconds = await perfloop_launch(client, settings, url, ref, args.n)
+            perfloop_cpu = meter.used()
         dispose_engines()
-    print(f"bare Temporal: every workflow ready for an Update after {bare_seconds:.1f}s")
-    print(f"perfloop: every first task in the inbox after {perfloop_seconds:.1f}s")
+    n = args.n
+    for name, seconds, (worker, temporal) in (
+        ("bare Temporal: every workflow ready for an Update", bare_seconds, bare_cpu),
+        ("perfloop: every first task in the inbox", perfloop_seconds, perfloop_cpu),
+    ):
+        print(
+            f"{name} after {seconds:.1f}s; CPU per participant: "
+            f"worker {worker / n * 1000:.1f} ms, dev server {temporal / n * 1000:.1f} ms"
+        )
     print(f"ratio: {perfloop_seconds / bare_seconds:.2f} (target <= 1.3)")
 
 
