@@ -40,6 +40,7 @@ from api.routers import (
     employees,
     health,
     me,
+    performance_files,
     tasks,
     teams,
 )
@@ -106,6 +107,7 @@ def create_app(
     v1.include_router(audit.router)
     v1.include_router(cycles.router)
     v1.include_router(employees.router)
+    v1.include_router(performance_files.router)
     v1.include_router(definitions.router)
     v1.include_router(analytics.router)
     v1.include_router(me.router)

@@ -150,6 +150,17 @@ _PERMISSIONS = (
         visible=EMPLOYEE_READERS,
     ),
     Permission(
+        "performance-files:read",
+        "A person's performance file: their records across cycles.",
+        allow=EMPLOYEE_READERS,
+    ),
+    Permission(
+        "performance-files:read-reviewers",
+        "Who wrote a peer or upward review in a performance file (field-level): HR admins, "
+        "and never the subject or their managers, even when they are HR admins.",
+        allow=frozenset({Relation.HR_ADMIN}),
+    ),
+    Permission(
         "employees:export",
         "Export everything held about a person (data-subject access request).",
         roles=frozenset({Role.HR_ADMIN}),
@@ -163,7 +174,7 @@ _PERMISSIONS = (
 )
 PERMISSIONS: dict[str, Permission] = {p.name: p for p in _PERMISSIONS}
 
-FIELD_PERMISSIONS = frozenset({"employees:read-pay"})
+FIELD_PERMISSIONS = frozenset({"employees:read-pay", "performance-files:read-reviewers"})
 """Checked inside a route (`Access.grants`), never declared by one."""
 
 

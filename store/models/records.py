@@ -4,8 +4,10 @@ decision a cycle produces, and the timeline (`PerformanceEvent`) that ties them 
 Rows that come from a task are keyed by its task id (unique), so recording a submission
 again (a retried activity, a reopened task) updates the record instead of duplicating it.
 Append-only tables (`CalibrationChange`, `PerformanceEvent`) carry a unique key for the
-same reason. These are simple forms now; later issues deepen them (goal history, peer
-review aggregates, target ranges from actuals).
+same reason. Each table also has an index led by the person's id: the performance file
+(`GET /v1/employees/{id}/performance-file`) reads a person's rows across cycles. These
+are simple forms now; later issues deepen them (goal history, peer review aggregates,
+target ranges from actuals).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class Goal(Base):
     __table_args__ = (
         CheckConstraint(one_of("status", GOAL_STATUSES), name="status_known"),
         Index("ix_goals_cycle_owner", "cycle_id", "owner_id"),
+        Index("ix_goals_owner", "owner_id"),
     )
 
     id: Mapped[str] = mapped_column(String(GOAL_ID_LENGTH), primary_key=True)
@@ -103,6 +106,7 @@ class CheckIn(Base):
     __table_args__ = (
         UniqueConstraint("task_id"),
         Index("ix_checkins_cycle_employee", "cycle_id", "employee_id"),
+        Index("ix_checkins_employee_at", "employee_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -125,6 +129,7 @@ class Review(Base):
         UniqueConstraint("task_id"),
         CheckConstraint(one_of("kind", REVIEW_KINDS), name="kind_known"),
         Index("ix_reviews_cycle_subject", "cycle_id", "subject_id"),
+        Index("ix_reviews_subject_at", "subject_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -145,7 +150,10 @@ class Rating(Base):
     `sources` holds each evidence source's value on the 1..5 scale."""
 
     __tablename__ = "ratings"
-    __table_args__ = (UniqueConstraint("cycle_id", "employee_id"),)
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "employee_id"),
+        Index("ix_ratings_employee", "employee_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     cycle_id: Mapped[str] = mapped_column(String(CYCLE_ID_LENGTH), cycle_fk())
@@ -168,6 +176,7 @@ class CalibrationChange(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "employee_id"),
         Index("ix_calibration_changes_cycle_employee", "cycle_id", "employee_id"),
+        Index("ix_calibration_changes_employee_at", "employee_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -213,6 +222,7 @@ class Acknowledgment(Base):
         UniqueConstraint("task_id"),
         CheckConstraint(one_of("decision", ("acknowledge", "disagree")), name="decision_known"),
         Index("ix_acknowledgments_cycle_employee", "cycle_id", "employee_id"),
+        Index("ix_acknowledgments_employee_at", "employee_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -237,6 +247,7 @@ class ResultProposal(Base):
         UniqueConstraint("cycle_id", "employee_id"),
         CheckConstraint(one_of("status", PROPOSAL_STATUSES), name="status_known"),
         Index("ix_result_proposals_cycle_group", "cycle_id", "group"),
+        Index("ix_result_proposals_employee", "employee_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)

@@ -149,6 +149,13 @@ MATRIX: dict[str, list[Target]] = {
             expect(404, self=OK, manager=OK, skip_level=OK, hrbp=OK, hr_admin=OK),
         ),
     ],
+    "GET /v1/employees/{employee_id}/performance-file": [
+        Target(
+            "the subject's performance file",
+            {"employee_id": SUBJECT},
+            expect(404, self=OK, manager=OK, skip_level=OK, hrbp=OK, hr_admin=OK),
+        ),
+    ],
     "GET /v1/employees/{employee_id}/export": [
         Target("the subject's data", {"employee_id": SUBJECT}, expect(403, hr_admin=OK)),
     ],
@@ -274,6 +281,10 @@ async def test_a_hidden_object_and_a_missing_one_answer_alike(
     for hidden, missing in [
         (f"/v1/tasks/{SELF_REVIEW}", "/v1/tasks/annual-2027/E999/evaluation/self_review"),
         (f"/v1/employees/{SUBJECT}", "/v1/employees/E999"),
+        (
+            f"/v1/employees/{SUBJECT}/performance-file",
+            "/v1/employees/E999/performance-file",
+        ),
     ]:
         seen = (await client.get(hidden, headers=peer)).json()["error"]
         absent = (await client.get(missing, headers=peer)).json()["error"]

@@ -1,0 +1,445 @@
+"""The performance file: one person's records across cycles as one list, newest first.
+
+Entries come from the record tables (`store/models/records.py`): goals, check-ins,
+reviews about the person, ratings, calibration changes, interview minutes,
+acknowledgments and result proposals, plus the timeline events no record stands for
+(`MIRRORED_EVENTS` are left out: their record is the entry). The list is one SQL
+`UNION ALL` of (kind, key, at) over those tables, paged by keyset on (at, kind, key), so
+a page costs the same however long the file is; the page's rows are then loaded by id.
+
+Who sees what (the route's permission is `performance-files:read`):
+
+- the person, their managers up the chain, the HRBP of their department, HR admins;
+  anyone else gets the 404 an unknown employee gets;
+- result entries (merit, bonus) only with `employees:read-pay`: never managers;
+- the author of a peer or upward review only with `performance-files:read-reviewers`
+  (HR admins), and never when the HR admin is the person or one of their managers. The
+  review's task id is withheld too: it names the task its author holds.
+
+Every read is audited: one `performance-file.read` row, and one `<category>.read` row
+(`review`, `rating`, `minutes`, `pay`) per sensitive category the page showed, so the
+trail filtered by action finds these reads as it finds a task's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, get_args
+
+from sqlalchemy import ColumnElement, Select, String, and_, cast, literal, or_, select, union_all
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import func, type_coerce
+
+from api.errors import Unprocessable
+from api.pagination import DEFAULT_PAGE, decode_cursor, encode_cursor, page_size
+from api.permissions import MANAGERS, Access, Relation
+from api.schemas.performance_files import EntryKind, PerformanceFileEntry, PerformanceFilePage
+from api.services import audit
+from api.services.employees import find_employee, not_found
+from store.base import UTCDateTime
+from store.models import (
+    Acknowledgment,
+    CalibrationChange,
+    CheckIn,
+    Goal,
+    InterviewMinutes,
+    PerformanceEvent,
+    Rating,
+    ResultProposal,
+    Review,
+    Task,
+)
+
+ENTRY_KINDS: tuple[EntryKind, ...] = get_args(EntryKind)
+PAY_KINDS = frozenset({"result"})
+"""Entries shown only with `employees:read-pay`."""
+ANONYMOUS_REVIEWS = frozenset({"peer", "upward"})
+CATEGORIES: dict[str, str] = {
+    "review": "review",
+    "rating": "rating",
+    "calibration": "rating",
+    "minutes": "minutes",
+    "acknowledgment": "minutes",
+    "result": "pay",
+}
+"""Entry kinds that carry reviews, ratings, minutes or pay: the audit action's first half."""
+MIRRORED_EVENTS = frozenset(
+    {
+        "goal_draft",
+        "checkin",
+        "self_review",
+        "manager_review",
+        "peer_review",
+        "upward_review",
+        "interview_minutes",
+        "acknowledgment",
+        "rating_calibrated",
+        "results_approved",
+    }
+)
+"""Timeline events written alongside a record that is its own entry. Leaving them out
+also keeps a peer review's event (which names its submitter) out of the file."""
+REVIEW_TITLES = {
+    "self": "Self-review",
+    "manager": "Manager review",
+    "peer": "Peer feedback",
+    "upward": "Upward feedback",
+}
+CURSOR_KEYS = ("at", "kind", "key")
+EntryRows = Select[str, str, datetime]
+"""(kind, key, at) of one record table."""
+KEY_LENGTH = 64
+
+
+# --- which rows, in which order ------------------------------------------------------------
+
+
+def _branch(kind: EntryKind, key: Any, at: Any, cycle: Any, cycle_id: str | None) -> EntryRows:
+    """One table's (kind, key, at), the same column types for every table."""
+    query = select(
+        cast(literal(kind), String(16)).label("kind"),
+        cast(key, String(KEY_LENGTH)).label("key"),
+        type_coerce(at, UTCDateTime()).label("at"),
+    )
+    return query.where(cycle == cycle_id) if cycle_id is not None else query
+
+
+def _branches(subject: str, kinds: Sequence[EntryKind], cycle_id: str | None) -> list[EntryRows]:
+    wanted = set(kinds)
+    branches: list[EntryRows] = []
+    if "goal" in wanted:
+        # A goal is placed at its draft's submission (its row changes with every check-in).
+        branches.append(
+            _branch(
+                "goal",
+                Goal.id,
+                func.coalesce(Task.submitted_at, Goal.updated_at),
+                Goal.cycle_id,
+                cycle_id,
+            )
+            .select_from(Goal)
+            .outerjoin(Task, Task.task_id == Goal.task_id)
+            .where(Goal.owner_id == subject)
+        )
+    simple: list[tuple[EntryKind, Any, Any, Any]] = [
+        ("checkin", CheckIn, CheckIn.at, CheckIn.employee_id),
+        ("review", Review, Review.at, Review.subject_id),
+        ("rating", Rating, Rating.updated_at, Rating.employee_id),
+        ("calibration", CalibrationChange, CalibrationChange.at, CalibrationChange.employee_id),
+        ("minutes", InterviewMinutes, InterviewMinutes.at, InterviewMinutes.employee_id),
+        ("acknowledgment", Acknowledgment, Acknowledgment.at, Acknowledgment.employee_id),
+        ("result", ResultProposal, ResultProposal.updated_at, ResultProposal.employee_id),
+    ]
+    for kind, model, at, person in simple:
+        if kind in wanted:
+            branches.append(
+                _branch(kind, model.id, at, model.cycle_id, cycle_id).where(person == subject)
+            )
+    if "event" in wanted:
+        branches.append(
+            _branch(
+                "event",
+                PerformanceEvent.id,
+                PerformanceEvent.at,
+                PerformanceEvent.cycle_id,
+                cycle_id,
+            ).where(
+                PerformanceEvent.employee_id == subject,
+                PerformanceEvent.kind.not_in(sorted(MIRRORED_EVENTS)),
+            )
+        )
+    return branches
+
+
+def _after(cursor: str) -> tuple[datetime, str, str]:
+    values = decode_cursor(cursor, CURSOR_KEYS)
+    kind, key = values["kind"], values["key"]
+    try:
+        at = datetime.fromisoformat(str(values["at"]))
+    except ValueError:
+        raise Unprocessable("the cursor is damaged", type="InvalidCursor") from None
+    if at.tzinfo is None or kind not in ENTRY_KINDS or not isinstance(key, str):
+        raise Unprocessable("the cursor is damaged", type="InvalidCursor")
+    return at, kind, key
+
+
+# --- what each row shows -------------------------------------------------------------------
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _goal(row: Goal) -> dict[str, Any]:
+    return {
+        "task_id": row.task_id,
+        "summary": row.title,
+        "author_id": row.owner_id,
+        "data": {
+            "goal_id": row.id,
+            "title": row.title,
+            "description": row.description,
+            "type": row.type,
+            "weight": row.weight,
+            "parent_id": row.parent_id,
+            "target": dict(row.target or {}),
+            "status": row.status,
+            "progress": row.progress,
+            "confidence": row.confidence,
+        },
+    }
+
+
+def _checkin(row: CheckIn) -> dict[str, Any]:
+    return {
+        "task_id": row.task_id,
+        "summary": "Check-in",
+        "author_id": row.employee_id,
+        "data": dict(row.payload or {}),
+    }
+
+
+def _review(row: Review) -> dict[str, Any]:
+    return {
+        "task_id": row.task_id,
+        "summary": REVIEW_TITLES.get(row.kind, "Review"),
+        "author_id": row.reviewer_id,
+        "anonymous": row.kind in ANONYMOUS_REVIEWS,
+        "data": {
+            "review_kind": row.kind,
+            "ratings": dict(row.ratings or {}),
+            "overall": row.overall,
+            "comments": dict(row.comments or {}),
+        },
+    }
+
+
+def _rating(row: Rating) -> dict[str, Any]:
+    final = row.final_rating if row.final_rating is not None else row.rating
+    label = f" ({row.label})" if row.label else ""
+    return {
+        "task_id": None,
+        "summary": f"Rated {final}{label}" if final is not None else "Not rated",
+        "author_id": row.calibrated_by,
+        "data": {
+            "score": row.score,
+            "rating": row.rating,
+            "label": row.label,
+            "sources": dict(row.sources or {}),
+            "calibrated_rating": row.calibrated_rating,
+            "calibration_reason": row.calibration_reason,
+            "final_rating": row.final_rating,
+        },
+    }
+
+
+def _calibration(row: CalibrationChange) -> dict[str, Any]:
+    return {
+        "task_id": row.task_id,
+        "summary": f"Rating changed in calibration from {row.from_rating} to {row.to_rating}",
+        "author_id": row.calibrator_id,
+        "data": {
+            "from_rating": row.from_rating,
+            "to_rating": row.to_rating,
+            "reason": row.reason,
+            "group": row.group,
+        },
+    }
+
+
+def _minutes(row: InterviewMinutes) -> dict[str, Any]:
+    return {
+        "task_id": row.task_id,
+        "summary": "Performance conversation recorded",
+        "author_id": row.recorded_by,
+        "data": {
+            "sections": dict(row.sections or {}),
+            "strengths": row.strengths,
+            "development_areas": row.development_areas,
+            "action_items": list(row.action_items or []),
+            "agreed_next_goals": list(row.agreed_next_goals or []),
+        },
+    }
+
+
+def _acknowledgment(row: Acknowledgment) -> dict[str, Any]:
+    return {
+        "task_id": row.task_id,
+        "summary": (
+            "Acknowledged the conversation minutes"
+            if row.decision == "acknowledge"
+            else "Disagreed with the conversation minutes"
+        ),
+        "author_id": row.employee_id,
+        "data": {"decision": row.decision, "comment": row.comment},
+    }
+
+
+def _result(row: ResultProposal) -> dict[str, Any]:
+    return {
+        "task_id": None,
+        "summary": f"Results {row.status}",
+        "author_id": None,
+        "data": {
+            "status": row.status,
+            "rating": row.rating,
+            "currency": row.currency,
+            "merit_percent": _money(row.merit_percent),
+            "merit_amount": _money(row.merit_amount),
+            "lump_sum": _money(row.lump_sum),
+            "bonus": _money(row.bonus),
+            "nine_box": row.nine_box,
+            "flags": list(row.flags or []),
+        },
+    }
+
+
+def _event(row: PerformanceEvent) -> dict[str, Any]:
+    data = dict(row.data or {})
+    author = data.pop("submitted_by", None)
+    return {
+        "task_id": row.ref,
+        "summary": row.summary,
+        "author_id": author if isinstance(author, str) else None,
+        "data": {"event": row.kind, **data},
+    }
+
+
+LOADERS: dict[EntryKind, tuple[Any, Callable[[Any], dict[str, Any]]]] = {
+    "goal": (Goal, _goal),
+    "checkin": (CheckIn, _checkin),
+    "review": (Review, _review),
+    "rating": (Rating, _rating),
+    "calibration": (CalibrationChange, _calibration),
+    "minutes": (InterviewMinutes, _minutes),
+    "acknowledgment": (Acknowledgment, _acknowledgment),
+    "result": (ResultProposal, _result),
+    "event": (PerformanceEvent, _event),
+}
+
+
+def _load(
+    session: Session, keys: dict[EntryKind, list[str]]
+) -> dict[tuple[str, str], tuple[str | None, dict[str, Any]]]:
+    """Each wanted row's cycle and shown fields, by (kind, key)."""
+    loaded: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = {}
+    for kind, wanted in keys.items():
+        model, show = LOADERS[kind]
+        ids: list[Any] = wanted if kind == "goal" else [int(key) for key in wanted]
+        for row in session.scalars(select(model).where(model.id.in_(ids))):
+            loaded[(kind, str(row.id))] = (row.cycle_id, show(row))
+    return loaded
+
+
+def reveals_reviewers(access: Access, found: frozenset[Relation]) -> bool:
+    """Whether anonymous reviews show their author: an HR admin's privilege, but never to
+    the person reviewed or their managers, whatever roles they also hold."""
+    if found & (MANAGERS | {Relation.SELF}):
+        return False
+    return access.grants("performance-files:read-reviewers", found)
+
+
+# --- the route -----------------------------------------------------------------------------
+
+
+def performance_file(
+    session: Session,
+    access: Access,
+    employee_id: str,
+    *,
+    cycle_id: str | None = None,
+    kinds: Sequence[EntryKind] | None = None,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> PerformanceFilePage:
+    """One page of `employee_id`'s file, newest first; audited."""
+    find_employee(session, employee_id)
+    found = access.check(session, employee_id, not_found=not_found(employee_id))
+    pay = access.grants("employees:read-pay", found)
+    reveal = reveals_reviewers(access, found)
+    wanted = [
+        kind
+        for kind in (kinds or ENTRY_KINDS)
+        if kind in ENTRY_KINDS and (pay or kind not in PAY_KINDS)
+    ]
+    size = page_size(limit)
+    rows: Sequence[Any] = []
+    branches = _branches(employee_id, list(dict.fromkeys(wanted)), cycle_id)
+    if branches:
+        entries = union_all(*branches).subquery("entries")
+        at, kind, key = entries.c.at, entries.c.kind, entries.c.key
+        query = select(kind, key, at)
+        if cursor:
+            last_at, last_kind, last_key = _after(cursor)
+            condition: ColumnElement[bool] = or_(
+                at < last_at,
+                and_(
+                    at == last_at,
+                    or_(kind < last_kind, and_(kind == last_kind, key < last_key)),
+                ),
+            )
+            query = query.where(condition)
+        rows = session.execute(
+            query.order_by(at.desc(), kind.desc(), key.desc()).limit(size + 1)
+        ).all()
+    page = rows[:size]
+    next_cursor = None
+    if len(rows) > size:
+        last = page[-1]
+        next_cursor = encode_cursor({"at": last.at.isoformat(), "kind": last.kind, "key": last.key})
+
+    keys: dict[EntryKind, list[str]] = defaultdict(list)
+    for row in page:
+        keys[row.kind].append(row.key)
+    loaded = _load(session, keys)
+    task_ids = {shown["task_id"] for _, shown in loaded.values() if shown["task_id"]}
+    phases: dict[str, str] = {
+        task: phase
+        for task, phase in session.execute(
+            select(Task.task_id, Task.phase_id).where(Task.task_id.in_(task_ids))
+        )
+    }
+    items: list[PerformanceFileEntry] = []
+    for row in page:
+        if (row.kind, row.key) not in loaded:
+            continue  # deleted between the two queries
+        cycle, shown = loaded[(row.kind, row.key)]
+        task_id = shown["task_id"]
+        entry = PerformanceFileEntry(
+            id=f"{row.kind}:{row.key}",
+            kind=row.kind,
+            cycle_id=cycle,
+            phase_id=phases.get(task_id) if task_id else None,
+            task_id=task_id,
+            at=row.at,
+            summary=shown["summary"],
+            author_id=shown["author_id"],
+            anonymous=shown.get("anonymous", False),
+            data=shown["data"],
+        )
+        if entry.anonymous and not reveal:
+            entry = entry.model_copy(update={"author_id": None, "task_id": None})
+        items.append(entry)
+
+    audit.record(
+        session,
+        access,
+        "performance-file.read",
+        resource_type="performance-file",
+        resource_id=employee_id,
+        subject_id=employee_id,
+    )
+    for category in sorted({CATEGORIES[e.kind] for e in items if e.kind in CATEGORIES}):
+        audit.record(
+            session,
+            access,
+            f"{category}.read",
+            resource_type="performance-file",
+            resource_id=employee_id,
+            subject_id=employee_id,
+        )
+    session.commit()
+    return PerformanceFilePage(employee_id=employee_id, items=items, next_cursor=next_cursor)
