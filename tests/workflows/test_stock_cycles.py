@@ -4,10 +4,10 @@ filling in the real forms (perfloop.fake_forms), and bounded histories.
 Opt-in (`make test-stock`, marker `stock_runs`): these runs produce the saved histories
 of tests/histories/ (`PERFLOOP_SAVE_HISTORIES=<tag>`), which the replay test checks on
 every run. They are kept out of `make test` because the time-skipping server sometimes
-stops answering an Update midway through them (4 in 13 runs on 2026-12-02, all in
-quarterly-okr; Core logs "Error while completing workflow activation ... invalid
-history builder state for action", an answer of the Java test server that the dev
-server never gives). Every step is bounded, so that shows as a failure, not a hang.
+stops answering an Update midway through them (4 in 13 runs on 2026-12-02; the two
+whose logs were kept, in quarterly-okr, show Core's "Error while completing workflow
+activation ... invalid history builder state for action", an answer of the Java test
+server that the dev server never gives). Every step is bounded, so that shows as a failure, not a hang.
 """
 
 from __future__ import annotations
