@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
@@ -403,19 +404,65 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _unauthenticated(request: Request) -> ApiError | None:
+    """The 401 a `/v1` request without valid credentials gets, or None when it has them.
+
+    FastAPI parses a JSON body before it runs any dependency, authentication included;
+    a caller without a token must not learn how their body is wrong (or anything else)."""
+    if not request.url.path.startswith("/v1/"):
+        return None
+    from api.deps import authenticate_request  # api.deps imports this module
+
+    try:
+        await authenticate_request(request)
+    except Unauthenticated as exc:
+        return exc
+    return None
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return _respond(map_validation_error(exc))
+    return _respond(await _unauthenticated(request) or map_validation_error(exc))
 
 
-async def _http_exception(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path. Starlette's 405 names only
+    the first route that matched the path (`POST` for `/v1/cycles`, which `GET` serves
+    too), while `Allow` must list them all (RFC 9110 §10.2.1)."""
+    path = {"type": "http", "path": request.url.path, "root_path": "", "headers": []}
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**path, "method": method})[0] == Match.FULL for route in routes)
+    )
+
+
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == HTTPStatus.BAD_REQUEST:
+        # The framework's only 400: a body that cannot be decoded or parsed at all. Like
+        # every other malformed request it is a 422 `InvalidRequest` (the documented one).
+        return _respond(
+            await _unauthenticated(request)
+            or Unprocessable(
+                "the request body cannot be parsed",
+                type="InvalidRequest",
+                details={"errors": [{"path": "/body", "message": str(exc.detail)}]},
+            )
+        )
     status = HTTPStatus(exc.status_code)
     type_ = {404: "NotFound", 405: "MethodNotAllowed"}.get(
         exc.status_code, status.phrase.replace(" ", "")
     )
     message = exc.detail if isinstance(exc.detail, str) else status.phrase
-    return error_response(exc.status_code, type_, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return error_response(exc.status_code, type_, message, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
