@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient
 
 from tests.api.conftest import CYCLE_ID, FakeTemporal, Token
@@ -86,3 +87,15 @@ async def test_audit_since_takes_iso_8601_only(
     )
 
     assert response.status_code == status, response.text
+
+
+def test_every_post_documents_a_key_in_flight_and_the_body_cap(app: FastAPI) -> None:
+    # 409 `IdempotencyKeyInFlight` (api.idempotency) and 413 `PayloadTooLarge`
+    # (api.limits) can answer any POST under /v1, before its route runs.
+    undocumented = {
+        path: sorted({"409", "413"} - set(operation["responses"]))
+        for path, item in app.openapi()["paths"].items()
+        if path.startswith("/v1/") and (operation := item.get("post")) is not None
+    }
+
+    assert {path: codes for path, codes in undocumented.items() if codes} == {}
