@@ -10,7 +10,8 @@ Four sources are mapped:
 - perfloop's domain errors (`PerfloopError`), by class;
 - Temporal's: an Update or query refused by a workflow carries an `ApplicationError`
   whose `type` decides the status (`WORKFLOW_ERROR_STATUS`); RPC failures map by gRPC code;
-- the store being unreachable (`OperationalError`) is a 503.
+- the store being unreachable (`OperationalError`) is a 503; text PostgreSQL cannot
+  store (a NUL character, `DataError`) a 422.
 
 Routers and services never build error responses themselves: they raise.
 """
@@ -25,8 +26,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import UntranslatableCharacter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from temporalio.client import (
@@ -420,6 +422,26 @@ async def _unauthenticated(request: Request) -> ApiError | None:
     return None
 
 
+def map_data_error(exc: DataError) -> ApiError | None:
+    """A NUL character (U+0000) in text: valid JSON and URLs, but PostgreSQL's text and
+    JSON types cannot hold one (psycopg refuses it, or the server for JSONB). That is
+    the request's fault, a 422; any other DataError is a bug (None: a 500)."""
+    orig = exc.orig
+    if isinstance(orig, UntranslatableCharacter) or "NUL (0x00)" in str(orig):
+        return Unprocessable(
+            "text may not contain the NUL character (U+0000)", type="InvalidRequest"
+        )
+    return None
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DataError)
+    mapped = map_data_error(exc)
+    if mapped is None:
+        return await _unexpected(request, exc)
+    return _respond(mapped)
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return _respond(await _unauthenticated(request) or map_validation_error(exc))
@@ -488,6 +510,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for error_type in TEMPORAL_ERRORS:
         app.add_exception_handler(error_type, _temporal_error)
     app.add_exception_handler(OperationalError, _store_unavailable)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)

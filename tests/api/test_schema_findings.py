@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
+from psycopg.errors import UntranslatableCharacter
+from sqlalchemy.exc import DataError
 
+from api.errors import map_data_error
+from store.db import is_sqlite
 from tests.api.conftest import CYCLE_ID, FakeTemporal, Token
+from tests.api.org import SUBJECT, add_org
 from workflows.messages import ControlResult
 
 
@@ -99,3 +105,38 @@ def test_every_post_documents_a_key_in_flight_and_the_body_cap(app: FastAPI) -> 
     }
 
     assert {path: codes for path, codes in undocumented.items() if codes} == {}
+
+
+@pytest.mark.parametrize(
+    ("orig", "mapped"),
+    [
+        (psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"), True),
+        (UntranslatableCharacter("unsupported Unicode escape sequence"), True),
+        (psycopg.DataError("numeric field overflow"), False),
+    ],
+)
+def test_nul_characters_are_the_requests_fault_other_data_errors_are_bugs(
+    orig: Exception, mapped: bool
+) -> None:
+    error = map_data_error(DataError("INSERT ...", {}, orig))
+
+    assert (error is not None) == mapped
+    if error is not None:
+        assert (error.status, error.type) == (422, "InvalidRequest")
+
+
+async def test_a_nul_character_in_text_is_a_422_on_postgres(
+    db: str, client: AsyncClient, auth: Token
+) -> None:
+    if is_sqlite(db):
+        pytest.skip("SQLite stores NUL characters; PostgreSQL's text cannot")
+    add_org(db)
+
+    response = await client.post(
+        f"/v1/employees/{SUBJECT}/erase",
+        json={"reason": "left\u0000"},
+        headers=auth("H003", "hr-admin"),
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["type"] == "InvalidRequest"
