@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.auth import AuthError, Principal, Role
@@ -76,6 +77,13 @@ def authenticated(
 
 
 CurrentUser = Annotated[Principal, Depends(authenticated)]
+
+
+async def authenticate_request(request: Request) -> Principal:
+    """`authenticated` outside dependency injection: for errors raised before FastAPI runs
+    a route's dependencies (an unparsable body), which must still answer 401 first."""
+    # Off the event loop, as FastAPI runs the sync dependency (OIDC may fetch its JWKS).
+    return await run_in_threadpool(authenticated, get_state(request), await bearer(request))
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:

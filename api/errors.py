@@ -10,7 +10,8 @@ Four sources are mapped:
 - perfloop's domain errors (`PerfloopError`), by class;
 - Temporal's: an Update or query refused by a workflow carries an `ApplicationError`
   whose `type` decides the status (`WORKFLOW_ERROR_STATUS`); RPC failures map by gRPC code;
-- the store being unreachable (`OperationalError`) is a 503.
+- the store being unreachable (`OperationalError`) is a 503; text PostgreSQL cannot
+  store (a NUL character, `DataError`) a 422.
 
 Routers and services never build error responses themselves: they raise.
 """
@@ -25,9 +26,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import UntranslatableCharacter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
@@ -403,19 +406,85 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _unauthenticated(request: Request) -> ApiError | None:
+    """The 401 a `/v1` request without valid credentials gets, or None when it has them.
+
+    FastAPI parses a JSON body before it runs any dependency, authentication included;
+    a caller without a token must not learn how their body is wrong (or anything else)."""
+    if not request.url.path.startswith("/v1/"):
+        return None
+    from api.deps import authenticate_request  # api.deps imports this module
+
+    try:
+        await authenticate_request(request)
+    except Unauthenticated as exc:
+        return exc
+    return None
+
+
+def map_data_error(exc: DataError) -> ApiError | None:
+    """A NUL character (U+0000) in text: valid JSON and URLs, but PostgreSQL's text and
+    JSON types cannot hold one (psycopg refuses it, or the server for JSONB). That is
+    the request's fault, a 422; any other DataError is a bug (None: a 500)."""
+    orig = exc.orig
+    if isinstance(orig, UntranslatableCharacter) or "NUL (0x00)" in str(orig):
+        return Unprocessable(
+            "text may not contain the NUL character (U+0000)", type="InvalidRequest"
+        )
+    return None
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DataError)
+    mapped = map_data_error(exc)
+    if mapped is None:
+        return await _unexpected(request, exc)
+    return _respond(mapped)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return _respond(map_validation_error(exc))
+    return _respond(await _unauthenticated(request) or map_validation_error(exc))
 
 
-async def _http_exception(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path. Starlette's 405 names only
+    the first route that matched the path (`POST` for `/v1/cycles`, which `GET` serves
+    too), while `Allow` must list them all (RFC 9110 §10.2.1)."""
+    path = {"type": "http", "path": request.url.path, "root_path": "", "headers": []}
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**path, "method": method})[0] == Match.FULL for route in routes)
+    )
+
+
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == HTTPStatus.BAD_REQUEST:
+        # The framework's only 400: a body that cannot be decoded or parsed at all. Like
+        # every other malformed request it is a 422 `InvalidRequest` (the documented one).
+        return _respond(
+            await _unauthenticated(request)
+            or Unprocessable(
+                "the request body cannot be parsed",
+                type="InvalidRequest",
+                details={"errors": [{"path": "/body", "message": str(exc.detail)}]},
+            )
+        )
     status = HTTPStatus(exc.status_code)
     type_ = {404: "NotFound", 405: "MethodNotAllowed"}.get(
         exc.status_code, status.phrase.replace(" ", "")
     )
     message = exc.detail if isinstance(exc.detail, str) else status.phrase
-    return error_response(exc.status_code, type_, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return error_response(exc.status_code, type_, message, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -441,6 +510,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for error_type in TEMPORAL_ERRORS:
         app.add_exception_handler(error_type, _temporal_error)
     app.add_exception_handler(OperationalError, _store_unavailable)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)

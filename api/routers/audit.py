@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from api.deps import SessionDep
 from api.errors import error_responses
 from api.permissions import permit
 from api.schemas.audit import AuditPage
+from api.schemas.common import IsoDateTime
 from api.services import audit as service
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(403, 422))
@@ -22,7 +22,7 @@ def list_audit(
     subject: Annotated[str | None, Query(max_length=201, description="Whose data.")] = None,
     actor: Annotated[str | None, Query(max_length=64, description="Who acted.")] = None,
     action: Annotated[str | None, Query(max_length=64, description="e.g. pay.read")] = None,
-    since: Annotated[datetime | None, Query(description="At or after (ISO 8601).")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="At or after (ISO 8601).")] = None,
     limit: Annotated[int, Query(ge=1, description="Page size (at most 500).")] = (
         service.DEFAULT_PAGE
     ),

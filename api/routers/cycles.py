@@ -38,14 +38,14 @@ HrControl = Annotated[Access, permit("cycles:control")]
 
 router = APIRouter(prefix="/cycles", tags=["cycles"], responses=error_responses(403))
 
-CONTROL_ERRORS = error_responses(404, 409, 422, 503)
+CONTROL_ERRORS = error_responses(404, 409, 413, 422, 503)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Launch a cycle of a published definition",
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(404, 409, 413, 422),
 )
 async def create_cycle(
     body: CycleCreate,

@@ -87,7 +87,7 @@ async def publish_definition(
 @router.post(
     "/{name}/{version}/deprecate",
     summary="Deprecate a version: `latest` skips it, running cycles keep it",
-    responses=error_responses(404, 422),
+    responses=error_responses(404, 409, 413, 422),
     dependencies=[permit("definitions:publish")],
 )
 def deprecate_definition(

@@ -79,7 +79,7 @@ def export_employee(
 @router.post(
     "/{employee_id}/erase",
     summary="Erase a person's data except what retention rules keep (audited)",
-    responses=error_responses(404, 422),
+    responses=error_responses(404, 409, 413, 422),
 )
 def erase_employee(
     employee_id: str,

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/tasks", tags=["tasks"], responses=error_responses(40
 @router.post(
     "/{task_id:path}/submit",
     summary="Submit a task's form; answers once the workflow has accepted it",
-    responses=error_responses(409, 422, 429),
+    responses=error_responses(409, 413, 422, 429),
     # Before the Idempotency-Key claim: a refused request claims nothing.
     dependencies=[Depends(submit_rate_limit)],
 )

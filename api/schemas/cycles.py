@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from api.auth import SUBJECT_RE
-from api.schemas.common import PublicModel, RequestModel
+from api.schemas.common import IsoAwareDateTime, IsoDate, PublicModel, RequestModel
 from perfloop.cycles import CYCLE_ID_RE
 
 
@@ -25,7 +25,7 @@ class CycleCreate(RequestModel):
         description="Id of the new cycle; derived from the definition and start when omitted.",
         examples=["annual-2027"],
     )
-    starts: date | None = Field(
+    starts: IsoDate | None = Field(
         default=None, description="Nominal start; the definition's calendar start when omitted."
     )
     speed: float | None = Field(
@@ -119,7 +119,7 @@ Reason = Annotated[
 
 class DeadlineExtend(RequestModel):
     phase_id: str = Field(min_length=1, max_length=100)
-    new_due: AwareDatetime = Field(
+    new_due: IsoAwareDateTime = Field(
         description="The phase's new due date, in the cycle's (nominal) time; in the future."
     )
     reason: Reason
@@ -131,7 +131,7 @@ class PhaseClose(RequestModel):
 
 class TaskReopen(RequestModel):
     reason: Reason
-    new_due: AwareDatetime | None = Field(
+    new_due: IsoAwareDateTime | None = Field(
         default=None, description="A new due date for the reopened task (nominal time)."
     )
 
