@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.notify.inapp import InAppNotifier
 from activities.records import RecordActivities, task_seq
 from activities.types import (
     BuildPrefillInput,
     OpenTaskInput,
+    RecordPhaseInput,
     RecordSubmissionInput,
     UpdateTaskInput,
 )
@@ -29,7 +31,9 @@ from store.models import (
     CheckIn,
     Goal,
     InterviewMinutes,
+    Notification,
     Objective,
+    ParticipantPhase,
     PerformanceEvent,
     Rating,
     ResultProposal,
@@ -37,7 +41,7 @@ from store.models import (
     Task,
     TaskEvent,
 )
-from tests.activities.conftest import CYCLE, START, FakeNotifier, launched, open_input
+from tests.activities.conftest import CYCLE, START, FakeHris, FakeNotifier, launched, open_input
 from workflows.messages import group_task_id
 
 GOALS = [
@@ -587,3 +591,50 @@ async def test_group_prefills_for_calibration_approval_and_objectives(
         )
         == {}
     )
+
+
+async def test_a_phase_starts_with_one_write_record_prefill_task_and_in_app_notice(
+    sessions: sessionmaker[Session],
+    hris: FakeHris,
+    pinned: PinnedDefinition,
+    session: Session,
+    employees: None,
+) -> None:
+    in_app = InAppNotifier(sessions)
+    records = RecordActivities(sessions, hris, in_app)
+    await launched(records, pinned)
+    task = open_input("E101", "goals", "goal_draft").model_copy(
+        update={
+            "prefill": {"note": "kept"},
+            "prefill_from": BuildPrefillInput(
+                cycle_id=CYCLE, employee_id="E101", phase_id="goals", kind="goal_draft"
+            ),
+            "phase_started": RecordPhaseInput(
+                cycle_id=CYCLE,
+                employee_id="E101",
+                group="Engineering",
+                phase_id="goals",
+                status="active",
+                at=START,
+            ),
+        }
+    )
+
+    first = await records.open_task(task)
+    retried = await ActivityEnvironment().run(records.open_task, task)
+
+    assert "objectives" in first.prefill  # built from the store in the same transaction
+    assert first.prefill["note"] == "kept"
+    assert retried == first
+    row = fresh(session).get(Task, task.task_id)
+    assert row is not None
+    assert row.prefill == first.prefill
+    assert fresh(session).scalars(
+        select(ParticipantPhase.status).where(
+            ParticipantPhase.cycle_id == CYCLE,
+            ParticipantPhase.employee_id == "E101",
+            ParticipantPhase.phase_id == "goals",
+        )
+    ).all() == ["active"]
+    assert count(session, Notification, Notification.task_id == task.task_id) == 1
+    assert count(session, TaskEvent) == 1
