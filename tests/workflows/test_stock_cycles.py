@@ -7,7 +7,8 @@ every run. They are kept out of `make test` because the time-skipping server som
 stops answering an Update midway through them (4 in 13 runs on 2026-12-02; the two
 whose logs were kept, in quarterly-okr, show Core's "Error while completing workflow
 activation ... invalid history builder state for action", an answer of the Java test
-server that the dev server never gives). Every step is bounded, so that shows as a failure, not a hang.
+server that the dev server never gives). Every step is bounded, so that shows as a
+failure, not a hang.
 """
 
 from __future__ import annotations
