@@ -6,14 +6,13 @@ def my_route(user: CurrentUser, session: SessionDep, temporal: TemporalDep) -> .
 
 Authorisation is `api.permissions.permit("...")`, which every `/v1` route must declare
 (the app refuses to build otherwise); it depends on `CurrentUser` and answers with an
-`Access`. `HrAdmin`, `CycleReader` and `require_roles(...)` are bare role checks for code
-outside `/v1`, or on its way to a permission. Every router under `/v1` also gets
+`Access`. Every router under `/v1` also gets
 `authenticated` as a router dependency, so nothing there answers without a token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,8 +21,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
-from api.auth import AuthError, Principal, Role
-from api.errors import Forbidden, Unauthenticated
+from api.auth import AuthError, Principal
+from api.errors import Unauthenticated
 from api.state import AppState
 from perfloop.settings import Settings
 
@@ -84,24 +83,3 @@ async def authenticate_request(request: Request) -> Principal:
     a route's dependencies (an unparsable body), which must still answer 401 first."""
     # Off the event loop, as FastAPI runs the sync dependency (OIDC may fetch its JWKS).
     return await run_in_threadpool(authenticated, get_state(request), await bearer(request))
-
-
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency that lets through callers holding any of `roles`, else 403."""
-    needed = frozenset(roles)
-
-    def check(user: CurrentUser) -> Principal:
-        if not user.has_any(needed):
-            names = sorted(role.value for role in needed)
-            raise Forbidden(
-                f"this needs one of the roles: {', '.join(names)}",
-                type="MissingRole",
-                details={"required": names},
-            )
-        return user
-
-    return check
-
-
-HrAdmin = Annotated[Principal, Depends(require_roles(Role.HR_ADMIN))]
-CycleReader = Annotated[Principal, Depends(require_roles(Role.HR_ADMIN, Role.HRBP, Role.OPS))]

@@ -44,9 +44,11 @@ from api.schemas.cycles import (
     TaskReopen,
 )
 from api.services.tasks import find_task
+from definitions import registry
+from definitions.registry import DefinitionNotFoundError, InvalidRefError
 from perfloop import cycles
 from perfloop.settings import Settings
-from store.models import Cycle, CycleParticipant, DefinitionVersion
+from store.models import Cycle, CycleParticipant
 from workflows.messages import ControlResult, CycleStatus, cycle_workflow_id
 
 STATUS_QUERY = "status"
@@ -213,15 +215,11 @@ def list_cycles(
 
 def _title(session: Session, ref: str) -> str | None:
     """The title a published version carries, read from its stored content."""
-    name, _, version = ref.partition("@")
-    if not version.isdigit():
+    try:
+        canonical = registry.get_version(session, ref).canonical
+    except (InvalidRefError, DefinitionNotFoundError):
         return None
-    canonical = session.scalar(
-        select(DefinitionVersion.canonical).where(
-            DefinitionVersion.name == name, DefinitionVersion.version == int(version)
-        )
-    )
-    metadata = ((canonical or {}).get("definition") or {}).get("metadata") or {}
+    metadata = (canonical.get("definition") or {}).get("metadata") or {}
     title = metadata.get("title")
     return title if isinstance(title, str) else None
 
