@@ -306,6 +306,8 @@ class RecordActivities:
         self._sessions = sessions
         self._hris = hris
         self._notifier = notifier
+        # Checked once: a runtime protocol check walks the protocol's members every time.
+        self._store_first = notifier if isinstance(notifier, StoreFirstNotifier) else None
 
     def activities(self) -> list[Callable[..., Any]]:
         """Every activity of this class, bound, for `Worker(activities=...)`."""
@@ -664,7 +666,7 @@ class RecordActivities:
         what a launch of ten thousand people costs per person.
         """
         notifier = self._notifier
-        in_store = notifier if isinstance(notifier, StoreFirstNotifier) else None
+        in_store = self._store_first
 
         def work(session: Session) -> tuple[OutgoingNotification, dict[str, Any]]:
             if input.phase_started is not None:

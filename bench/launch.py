@@ -80,7 +80,9 @@ async def bare_temporal(
 
         await asyncio.gather(*(start(i) for i in range(n)))
         await wait_until(lambda: READY.count >= n, "bare workflows ready", n, lambda: READY.count)
-        return time.perf_counter() - began
+        seconds = time.perf_counter() - began
+        RSS_OPEN[queue] = rss_mib()
+        return seconds
 
 
 # --- perfloop -------------------------------------------------------------------------
@@ -146,12 +148,20 @@ def first_tasks(url: str, cycle_id: str) -> int:
         )
 
 
+_TRACE = os.environ.get("BENCH_TRACEMALLOC")
+
+
 async def perfloop_launch(
     client: Client, settings: Settings, url: str, ref: str, n: int, cycle_id: str = "bench"
 ) -> float:
     worker = build_worker(client, settings)
     try:
         async with worker:
+            if _TRACE and cycle_id == "bench":
+                import tracemalloc
+
+                tracemalloc.start(3)
+                snap0 = tracemalloc.take_snapshot()
             began = time.perf_counter()
             with session_factory(url)() as session:
                 cycle_id = await start_cycle(
@@ -169,7 +179,18 @@ async def perfloop_launch(
                 await asyncio.sleep(0.5)
                 count = await asyncio.to_thread(first_tasks, url, cycle_id)
                 report("perfloop first tasks", count, n, began)
-            return time.perf_counter() - began
+            seconds = time.perf_counter() - began
+            RSS_OPEN[cycle_id] = rss_mib()
+            if _TRACE and cycle_id == "bench":
+                import gc
+
+                gc.collect()
+                snap1 = tracemalloc.take_snapshot()
+                for stat in snap1.compare_to(snap0, "traceback")[:25]:
+                    print(stat)
+                    for line in stat.traceback.format()[-6:]:
+                        print("     ", line)
+            return seconds
     finally:
         release_worker(worker)
 
@@ -186,6 +207,21 @@ def cpu_seconds(pid: int | None) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+RSS_OPEN: dict[str, float] = {}
+"""The worker's resident memory (MiB) with every workflow of a run open, by queue or cycle."""
+
+
+def rss_mib() -> float:
+    """This process's resident set size in MiB (0 when /proc is not there)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 class CpuMeter:
@@ -226,6 +262,12 @@ async def main() -> None:
     parser.add_argument("-n", type=int, default=10_000, help="participants (default 10000)")
     parser.add_argument("--definition", default=str(STOCK / "quarterly-okr" / "v1.yaml"))
     parser.add_argument("--database-url", default=os.environ.get("PERFLOOP_DATABASE_URL"))
+    parser.add_argument(
+        "--side",
+        choices=("both", "bare", "perfloop"),
+        default="both",
+        help="measure one side only (its memory per cached workflow is then its own)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="perfloop-bench-") as folder:
@@ -253,27 +295,48 @@ async def main() -> None:
             client = await Client.connect(server.address, data_converter=data_converter())
             await bare_temporal(client, settings, WARM_UP, queue="bench-bare-warm-up")
             await perfloop_launch(client, warm_settings, warm_url, ref, WARM_UP, "warm-up")
-        async with DevServer(home / "temporal-bare") as server:
-            client = await Client.connect(server.address, data_converter=data_converter())
-            meter = CpuMeter(server.pid)
-            bare_seconds = await bare_temporal(client, settings, args.n)
-            bare_cpu = meter.used()
-        async with DevServer(home / "temporal-perfloop") as server:
-            client = await Client.connect(server.address, data_converter=data_converter())
-            meter = CpuMeter(server.pid)
-            perfloop_seconds = await perfloop_launch(client, settings, url, ref, args.n)
-            perfloop_cpu = meter.used()
+        # Cached workflows are the memory a launch holds: the resident set before a side
+        # starts and with all of its N workflows open (in the worker's cache when it has
+        # room for them) gives the memory per cached workflow.
+        rss_before = {"bench-bare": rss_mib()}
+        results: dict[str, tuple[float, tuple[float, float]]] = {}
+        if args.side in ("both", "bare"):
+            async with DevServer(home / "temporal-bare") as server:
+                client = await Client.connect(server.address, data_converter=data_converter())
+                meter = CpuMeter(server.pid)
+                seconds = await bare_temporal(client, settings, args.n)
+                results["bench-bare"] = (seconds, meter.used())
+        rss_before["bench"] = rss_mib()
+        if args.side in ("both", "perfloop"):
+            async with DevServer(home / "temporal-perfloop") as server:
+                client = await Client.connect(server.address, data_converter=data_converter())
+                meter = CpuMeter(server.pid)
+                seconds = await perfloop_launch(client, settings, url, ref, args.n)
+                results["bench"] = (seconds, meter.used())
         dispose_engines()
     n = args.n
-    for name, seconds, (worker, temporal) in (
-        ("bare Temporal: every workflow ready for an Update", bare_seconds, bare_cpu),
-        ("perfloop: every first task in the inbox", perfloop_seconds, perfloop_cpu),
-    ):
+    names = {
+        "bench-bare": "bare Temporal: every workflow ready for an Update",
+        "bench": "perfloop: every first task in the inbox",
+    }
+    for key, (seconds, (worker, temporal)) in results.items():
+        name = names[key]
         print(
             f"{name} after {seconds:.1f}s; CPU per participant: "
             f"worker {worker / n * 1000:.1f} ms, dev server {temporal / n * 1000:.1f} ms"
         )
-    print(f"ratio: {perfloop_seconds / bare_seconds:.2f} (target <= 1.3)")
+    cached = min(n, settings.worker_max_cached_workflows)
+    for name, key in (("bare Temporal", "bench-bare"), ("perfloop", "bench")):
+        if key not in results:
+            continue
+        grown = RSS_OPEN.get(key, 0.0) - rss_before[key]
+        print(
+            f"{name}: worker RSS {rss_before[key]:.0f} MiB before, {RSS_OPEN.get(key, 0.0):.0f}"
+            f" MiB with {n} open ({cached} cacheable): {grown * 1024 / cached:.1f} KiB each"
+        )
+    if len(results) == 2:
+        ratio = results["bench"][0] / results["bench-bare"][0]
+        print(f"ratio: {ratio:.2f} (target <= 1.3)")
 
 
 def fresh_postgres_database(server_url: str) -> str:

@@ -6,11 +6,17 @@ one insert wins, the loser learns it lost, and the caller's transaction stays us
 `ON CONFLICT DO UPDATE` does the same for a row that is created once and then overwritten
 (a participant's phase status). SQLite and PostgreSQL spell both the same way, but
 SQLAlchemy builds them per dialect.
+
+The statements carry no values: each is built once per table, dialect and shape, and
+the row goes in as bound parameters. A statement with its values inlined is a new
+statement on every call, and SQLAlchemy then spends more time building and hashing its
+cache key than the database spends running it (a launch opens ten thousand tasks).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import CursorResult
@@ -30,6 +36,38 @@ def _insert(session: Session, model: type[Base]) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(model)
     raise NotImplementedError(f"store.upsert does not support the {dialect} dialect")
+
+
+@cache
+def _insert_ignoring(dialect: str, model: type[Base], conflict_columns: tuple[str, ...]) -> Any:
+    """`INSERT ... ON CONFLICT (conflict_columns) DO NOTHING` into `model`'s table."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(model.__table__).on_conflict_do_nothing(
+        index_elements=list(conflict_columns)
+    )
+
+
+@cache
+def _insert_updating(
+    dialect: str,
+    model: type[Base],
+    conflict_columns: tuple[str, ...],
+    update_columns: tuple[str, ...],
+) -> Any:
+    """`INSERT ... ON CONFLICT (conflict_columns) DO UPDATE SET update_columns`."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    base = module.insert(model.__table__)
+    return base.on_conflict_do_update(
+        index_elements=list(conflict_columns),
+        set_={column: base.excluded[column] for column in update_columns},
+    )
+
+
+def _dialect(session: Session) -> str:
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"store.upsert does not support the {dialect} dialect")
+    return dialect
 
 
 def _rowcount(session: Session, stmt: Any, params: Any = None) -> int:
@@ -52,9 +90,8 @@ def insert_if_absent(
     Returns True when this call inserted the row. `conflict_columns` must be covered by a
     unique constraint or index.
     """
-    stmt = _insert(session, model).values(**values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
-    return _rowcount(session, stmt) == 1
+    stmt = _insert_ignoring(_dialect(session), model, tuple(conflict_columns))
+    return _rowcount(session, stmt, dict(values)) == 1
 
 
 def insert_many_if_absent(
@@ -89,9 +126,7 @@ def upsert(
     One statement, so concurrent writers of the same key never fail on the unique
     constraint; the last writer's values win.
     """
-    base = _insert(session, model).values(**values)
-    stmt = base.on_conflict_do_update(
-        index_elements=list(conflict_columns),
-        set_={column: base.excluded[column] for column in update_columns},
+    stmt = _insert_updating(
+        _dialect(session), model, tuple(conflict_columns), tuple(update_columns)
     )
-    session.execute(stmt)
+    session.execute(stmt, dict(values))

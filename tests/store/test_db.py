@@ -19,7 +19,7 @@ from store.db import (
     session_scope,
 )
 from store.models import DefinitionVersion
-from store.upsert import insert_if_absent
+from store.upsert import insert_if_absent, insert_many_if_absent, upsert
 
 
 def _row(version: int = 1, **overrides: object) -> DefinitionVersion:
@@ -52,6 +52,8 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> 
         with get_engine(url).connect() as connection:
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            # NORMAL (1): commits are not fsynced one by one (see store.db.SQLITE_SYNCHRONOUS).
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 1
     finally:
         dispose_engines()
 
@@ -127,3 +129,56 @@ def test_insert_if_absent_reports_whether_it_inserted(session: Session) -> None:
     again = {**values, "sha256": "c" * 64}
     assert insert_if_absent(session, DefinitionVersion, again, ["name", "version"]) is False
     assert session.scalars(select(DefinitionVersion.sha256)).all() == ["b" * 64]
+
+
+def test_upsert_inserts_then_overwrites_only_the_named_columns(session: Session) -> None:
+    published = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    values = {
+        "name": "annual-review",
+        "version": 1,
+        "sha256": "b" * 64,
+        "canonical": {"definition": {}},
+        "source_text": "first",
+        "published_at": published,
+    }
+    upsert(session, DefinitionVersion, values, ["name", "version"], ["sha256", "canonical"])
+    # The same statement again, with other values: they travel as parameters, not SQL.
+    changed = {**values, "sha256": "c" * 64, "canonical": {"n": [1]}, "source_text": "second"}
+    upsert(session, DefinitionVersion, changed, ["name", "version"], ["sha256", "canonical"])
+    upsert(session, DefinitionVersion, {**values, "version": 2}, ["name", "version"], ["sha256"])
+
+    rows = session.execute(
+        select(
+            DefinitionVersion.version,
+            DefinitionVersion.sha256,
+            DefinitionVersion.canonical,
+            DefinitionVersion.source_text,
+            DefinitionVersion.published_at,
+        ).order_by(DefinitionVersion.version)
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        (1, "c" * 64, {"n": [1]}, "first", published),
+        (2, "b" * 64, {"definition": {}}, "first", published),
+    ]
+
+
+def test_insert_if_absent_and_insert_many_agree_on_what_exists(session: Session) -> None:
+    def values(version: int, sha: str) -> dict[str, object]:
+        return {
+            "name": "annual-review",
+            "version": version,
+            "sha256": sha * 64,
+            "canonical": {},
+            "source_text": "",
+            "published_at": datetime.now(UTC),
+        }
+
+    assert insert_if_absent(session, DefinitionVersion, values(2, "b"), ["name", "version"])
+    inserted = insert_many_if_absent(
+        session, DefinitionVersion, [values(v, "c") for v in (1, 2, 3)], ["name", "version"]
+    )
+
+    assert inserted == 2
+    assert session.scalars(
+        select(DefinitionVersion.sha256).order_by(DefinitionVersion.version)
+    ).all() == ["c" * 64, "b" * 64, "c" * 64]
