@@ -549,8 +549,6 @@ async def _run(
     from store.db import session_factory, session_scope
 
     url = settings.effective_database_url
-    if options.database_url is None:
-        relax_sqlite_durability(url)
     published, people = await asyncio.to_thread(prepare_store, settings)
     sessions = session_factory(url)
     client = await connect(settings)
@@ -661,30 +659,6 @@ async def _run(
         )
     )
     return completed
-
-
-def relax_sqlite_durability(url: str) -> None:
-    """`synchronous=NORMAL` on the demo's throwaway SQLite store.
-
-    The store runs in WAL mode with SQLite's default full sync: an fsync per commit,
-    ~200 commits a second on a typical disk. A year in 90 seconds writes faster than
-    that, and nothing of a temporary demo store needs to survive a power cut.
-    """
-    from sqlalchemy import event
-
-    from store.db import get_engine, is_sqlite
-
-    if not is_sqlite(url):
-        return
-    engine = get_engine(url)
-
-    @event.listens_for(engine, "connect")
-    def _normal_sync(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        finally:
-            cursor.close()
 
 
 def demo_cycle_options(speed: float) -> dict[str, Any]:
