@@ -38,3 +38,8 @@ class BareWorkflow:
     @workflow.update
     def submit(self, payload: dict[str, str]) -> None:
         self.done = True
+
+    @workflow.query
+    def waiting(self) -> bool:
+        """Answered once the workflow has run its first task (bench/api_load.py waits)."""
+        return not self.done

