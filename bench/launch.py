@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -268,6 +269,7 @@ async def main() -> None:
         default="both",
         help="measure one side only (its memory per cached workflow is then its own)",
     )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="perfloop-bench-") as folder:
@@ -337,6 +339,24 @@ async def main() -> None:
     if len(results) == 2:
         ratio = results["bench"][0] / results["bench-bare"][0]
         print(f"ratio: {ratio:.2f} (target <= 1.3)")
+        print("(memory per workflow of the second side is only its own with --side)")
+    if args.json is not None:
+        sides = {
+            ("bare" if key == "bench-bare" else "perfloop"): {
+                "seconds": round(seconds, 2),
+                "worker_cpu_ms": round(worker / n * 1000, 2),
+                "server_cpu_ms": round(temporal / n * 1000, 2),
+                "rss_before_mib": round(rss_before[key], 1),
+                "rss_open_mib": round(RSS_OPEN.get(key, 0.0), 1),
+                "kib_per_cached_workflow": round(
+                    (RSS_OPEN.get(key, 0.0) - rss_before[key]) * 1024 / cached, 1
+                ),
+            }
+            for key, (seconds, (worker, temporal)) in results.items()
+        }
+        store = "postgresql" if url.startswith("postgresql") else "sqlite"
+        record = {"n": n, "store": store, "cached": cached, "sides": sides}
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
 
 
 def fresh_postgres_database(server_url: str) -> str:
