@@ -43,6 +43,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import scoring
+from activities.goals import records as goal_records
+from activities.goals import store as goal_store
 from activities.hris.base import Hris, Person
 from activities.notify.base import Notifier, OutgoingNotification, StoreFirstNotifier
 from activities.types import (
@@ -291,6 +293,11 @@ def _build_prefill(session: Session, input: BuildPrefillInput) -> dict[str, Any]
         return {}
     if input.kind == "goal_draft":
         return _goal_draft_prefill(session, input.cycle_id, input.employee_id)
+    if input.kind == "goal_realign":
+        return {
+            **_goal_draft_prefill(session, input.cycle_id, input.employee_id),
+            **goal_records.realign_prefill(session, input),
+        }
     if input.kind == "interview_minutes":
         return _interview_prefill(session, input.cycle_id, input.employee_id, input.sections)
     return {}
@@ -846,12 +853,16 @@ class RecordActivities:
         kind = input.kind
         if kind == "goal_draft":
             count = _record_goal_draft(session, input)
+            goal_records.after_goal_task(session, input)
             return f"Drafted {count} goal{'s' if count != 1 else ''}", {"goals": count}
         if kind == "goal_review":
             decision = str(payload.get("decision"))
             _record_goal_review(session, input.cycle_id, input.subject_id, decision)
+            goal_records.after_goal_task(session, input)
             summary = "Goals approved" if decision == "approve" else "Goals returned for changes"
             return summary, {"decision": decision}
+        if kind in goal_records.REALIGN_KINDS:
+            return goal_records.record_realign(session, input)
         if kind == "checkin":
             updated = _record_checkin(session, input)
             return "Check-in submitted", {"goals_updated": updated, "seq": task_seq(input.task_id)}
@@ -1217,6 +1228,8 @@ class RecordActivities:
             if cycle is None:
                 raise invalid_input("close of a cycle the store does not have")
             cycle.status = input.status
+            if input.status == "completed":
+                goal_store.lapse(session, input.cycle_id, max(utc_now(), cycle.nominal_end))
             if input.status == "cancelled":
                 now = utc_now()
                 session.execute(
@@ -1562,7 +1575,9 @@ def _goal_attainment(session: Session, cycle_id: str, employee_id: str) -> float
     """Weighted progress (0..1) of the employee's current goals in a cycle."""
     rows = session.execute(
         select(Goal.weight, Goal.progress).where(
-            Goal.cycle_id == cycle_id, Goal.owner_id == employee_id, Goal.status != "closed"
+            Goal.cycle_id == cycle_id,
+            Goal.owner_id == employee_id,
+            Goal.status.not_in(("closed", "dropped")),
         )
     ).all()
     return scoring.goal_attainment((float(weight), float(progress)) for weight, progress in rows)
@@ -1636,6 +1651,9 @@ def _goal_draft_prefill(session: Session, cycle_id: str, employee_id: str) -> di
         prefill["goals"] = goals
     if ideas:
         prefill["suggested_goals"] = ideas
+    targets = goal_records.target_suggestions(session, cycle_id, employee_id)
+    if targets:
+        prefill["suggested_targets"] = targets
     return prefill
 
 
@@ -1674,7 +1692,9 @@ def _interview_prefill(
             goals = session.scalars(
                 select(Goal)
                 .where(
-                    Goal.cycle_id == cycle_id, Goal.owner_id == employee_id, Goal.status != "closed"
+                    Goal.cycle_id == cycle_id,
+                    Goal.owner_id == employee_id,
+                    Goal.status.not_in(("closed", "dropped")),
                 )
                 .order_by(Goal.position)
             ).all()
