@@ -212,7 +212,7 @@ async def test_coverage_and_bulk_assignment(
     assert everyone.without_aligned_goal == ["E001", "E102"]
     assert sales.without_aligned_goal == []
     template = {"title": "Security training", "type": "development", "weight": 10}
-    given = {"cycle_id": CYCLE, "owners": ["E001", "E102"], "template": template}
+    given: dict[str, Any] = {"cycle_id": CYCLE, "owners": ["E001", "E102"], "template": template}
     with sessions() as session, session.begin():
         created = goals.assign(session, **given, assigned_by="E900", key="k1", reason="policy")
     with sessions() as session, session.begin():
