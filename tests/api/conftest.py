@@ -19,8 +19,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import issue_dev_token
