@@ -33,7 +33,7 @@ PARTICIPANTS = [
 ]
 
 
-def add_goals(url: str) -> None:
+def add_goals(url: str, *, participants: bool = True) -> None:
     with session_scope(url) as session:
         session.add_all(
             [
@@ -49,7 +49,7 @@ def add_goals(url: str) -> None:
                 ),
             ]
         )
-        for employee_id, group, manager in PARTICIPANTS:
+        for employee_id, group, manager in PARTICIPANTS if participants else ():
             session.add(
                 CycleParticipant(
                     cycle_id=CYCLE_ID,
