@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -116,6 +118,9 @@ async def test_strategy_change_reaches_the_right_people_and_no_others(
 
         # E004 re-aligns; the manager (E003) then reviews the change.
         goals = [{"title": "Grow profitably", "type": "okr", "weight": 100, "parent_id": "org-1"}]
+        # The phase's goal rules hold for a re-align as for a draft.
+        with pytest.raises(WorkflowUpdateFailedError):
+            await submit(env.client, task, {"goals": [{**goals[0], "weight": 50}]})
         result = await submit(env.client, task, {"goals": goals})
         assert result.status == "submitted"
         for _ in range(20):

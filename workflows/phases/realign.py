@@ -5,7 +5,8 @@ When an org or department objective changes or is dropped, the API signals
 (`api/services/objectives.py` finds them in the store). The workflow opens a
 `goal_realign` task for the participant (the goal setting phase's `forms.realign` form,
 or its draft form), prefilled with their current goals, the objectives to align to and
-what changed. When the definition sends changes after approval to the manager
+what changed; the submission meets the phase's goal rules (count, weights summing to
+100, types, alignment) as a draft does. When the definition sends changes after approval to the manager
 (`approval.changes_after_approval: manager`) the manager then gets a
 `goal_realign_review` task; the store applies the proposed changes only on approval.
 
@@ -22,6 +23,7 @@ from typing import Any, Literal
 from temporalio import workflow
 
 from workflows.context import ParticipantContext, Withdrawn
+from workflows.phases.goal_setting import goal_rules
 
 with workflow.unsafe.imports_passed_through():
     from definitions.models import GoalSettingPhase
@@ -76,6 +78,7 @@ async def realign(ctx: ParticipantContext, seq: int, signal: RealignSignal) -> N
             due_at=due,
             prefill={"strategy_change": change},
             prefill_from=ctx.prefill_source("goal_realign", phase.id),
+            rules=goal_rules(phase),
         )
         await ctx.wait(task, until=due)
         if not ctx.submitted(task):
