@@ -6,8 +6,8 @@ When an org or department objective changes or is dropped, the API signals
 `goal_realign` task for the participant (the goal setting phase's `forms.realign` form,
 or its draft form), prefilled with their current goals, the objectives to align to and
 what changed; the submission meets the phase's goal rules (count, weights summing to
-100, types, alignment) as a draft does. When the definition sends changes after approval to the manager
-(`approval.changes_after_approval: manager`) the manager then gets a
+100, types, alignment) as a draft does. When the definition sends changes after approval
+to the manager (`approval.changes_after_approval: manager`) the manager then gets a
 `goal_realign_review` task; the store applies the proposed changes only on approval.
 
 Runs as a signal handler beside the phases: the participant may be anywhere in the cycle.
