@@ -30,3 +30,10 @@ async def goals_page(b: Browsing) -> None:
         )
     ).to_be_visible()
     await b.shot("manager-goals-of-report")
+
+
+async def coverage_card(b: Browsing) -> None:
+    """HR's cycle page shows how many goals are aligned, and who has none."""
+    section = b.page.locator("#coverage")
+    await expect(section).to_contain_text("goals aligned to an objective")
+    await expect(section.get_by_role("progressbar")).to_be_visible()

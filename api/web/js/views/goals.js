@@ -94,3 +94,27 @@ export async function goalsView(main, [employeeId], ctx) {
       tree.hidden_goals ? h("p.muted.small", `${tree.hidden_goals} goal(s) of other people count in the roll-up but are not shown to you.`) : null),
   );
 }
+
+/** HR's alignment coverage of a cycle (HR admins, HRBPs); nothing for other roles. */
+export function coverageSection(cycleId) {
+  const section = h("section#coverage", { "aria-labelledby": "coverage-title", style: "margin-top:24px" });
+  api
+    .get(`/v1/cycles/${encodeURIComponent(cycleId)}/alignment-coverage`)
+    .then((c) => {
+      const missing = c.without_aligned_goal;
+      section.replaceChildren(
+        h("h2#coverage-title", "Goal alignment"),
+        h(
+          "div.card",
+          h("div.card-body",
+            meter(c.share_aligned ?? 0, `${c.aligned} of ${c.goals} goals aligned to an objective`),
+            h("p.muted.small", c.departments ? `Departments: ${c.departments.join(", ")}` : "All departments"),
+            missing.length
+              ? h("div", h("strong", `${missing.length} of ${c.participants} people have no aligned goal: `), missing.map((id) => directory.name(id)).join(", "))
+              : h("p", "Everyone has at least one aligned goal.")),
+        ),
+      );
+    })
+    .catch(() => section.remove());
+  return section;
+}
