@@ -62,7 +62,7 @@ def goal_history(goal_id: str, access: Read, session: SessionDep) -> GoalHistory
     "/goals/{goal_id}/changes",
     status_code=status.HTTP_201_CREATED,
     summary="Change a goal with a reason (pending the manager after approval, per definition)",
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(404, 409, 413, 422),
 )
 def change_goal(
     goal_id: str,
@@ -77,7 +77,7 @@ def change_goal(
 @router.post(
     "/goals/{goal_id}/changes/{change_id}/decision",
     summary="Approve or reject a pending change of a goal",
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(404, 409, 413, 422),
 )
 def decide_change(
     goal_id: str,
@@ -94,7 +94,7 @@ def decide_change(
     "/cycles/{cycle_id}/goal-assignments",
     status_code=status.HTTP_201_CREATED,
     summary="Give a goal template to a filtered group at once",
-    responses=error_responses(404, 422),
+    responses=error_responses(404, 409, 413, 422),
 )
 def assign_goals(
     cycle_id: str,

@@ -45,7 +45,7 @@ def get_tree(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create an org or department objective",
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(404, 409, 413, 422),
 )
 def create_objective(
     cycle_id: str,
@@ -63,7 +63,7 @@ def create_objective(
 @router.post(
     "/{objective_id}/change",
     summary="Change an objective mid-cycle: owners aligned below get a re-align task",
-    responses=error_responses(404, 409, 422, 503),
+    responses=error_responses(404, 409, 413, 422, 503),
 )
 async def change_objective(
     cycle_id: str,
@@ -80,7 +80,7 @@ async def change_objective(
 @router.post(
     "/{objective_id}/drop",
     summary="Drop an objective mid-cycle: owners aligned below get a re-align task",
-    responses=error_responses(404, 409, 422, 503),
+    responses=error_responses(404, 409, 413, 422, 503),
 )
 async def drop_objective(
     cycle_id: str,
