@@ -396,7 +396,8 @@ class RecordActivities:
         """Make the cycle's org-level Objective rows match the launch's list.
 
         An objective without an id gets `org-<n>` by position, so goals and department
-        objectives can name it as their parent.
+        objectives can name it as their parent. Objectives HR created, changed or dropped
+        through the API are theirs: the launch's list no longer touches them.
         """
         wanted: dict[str, Mapping[str, Any]] = {}
         for index, objective in enumerate(objectives, start=1):
@@ -409,10 +410,12 @@ class RecordActivities:
             )
         }
         for objective_id, stale in existing.items():
-            if objective_id not in wanted:
+            if objective_id not in wanted and not goal_store.managed_by_api(stale):
                 session.delete(stale)
         for index, (objective_id, objective) in enumerate(wanted.items(), start=1):
             row = existing.get(objective_id)
+            if row is not None and goal_store.managed_by_api(row):
+                continue
             if row is None:
                 row = Objective(cycle_id=cycle_id, objective_id=objective_id, level="org")
                 session.add(row)

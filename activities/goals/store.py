@@ -78,6 +78,16 @@ def change_policy(session: Session, cycle_id: str) -> ChangePolicy:
     return phase.approval.changes_after_approval if phase is not None else "manager"
 
 
+API_TASK_PREFIX = "api:"
+"""`Objective.task_id` of objectives HR created through the API (`api:<employee id>`)."""
+
+
+def managed_by_api(row: Objective) -> bool:
+    """HR created, changed or dropped it through the API: a re-recorded launch (the
+    cycle is recorded again at its end) must not overwrite or delete it."""
+    return row.status != "active" or (row.task_id or "").startswith(API_TASK_PREFIX)
+
+
 # --- views ----------------------------------------------------------------------------------
 
 

@@ -141,6 +141,7 @@ def create_objective(
         owner_id=body.owner_id,
         weight=body.weight,
         status="active",
+        task_id=f"{goals.API_TASK_PREFIX}{access.user.subject}",
         key_results=[kr.model_dump(exclude_none=True) for kr in body.key_results],
     )
     session.add(row)

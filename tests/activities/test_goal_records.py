@@ -273,3 +273,28 @@ async def test_kpi_targets_are_suggested_from_history_with_their_source(
     with sessions() as session:
         role = goals.kpi_history(session, CYCLE, "E101", "deals", 3)
     assert sorted(role["role"]) == [10.0, 20.0, 30.0, 40.0]
+
+
+async def test_recording_the_cycle_again_keeps_what_hr_changed_through_the_api(
+    records: RecordActivities, pinned: PinnedDefinition, sessions: sessionmaker[Session]
+) -> None:
+    await launched(records, pinned)  # org objectives `grow` and `org-2` from the launch
+    with sessions() as session, session.begin():
+        grow = session.scalars(select(Objective).where(Objective.objective_id == "grow")).one()
+        grow.title, grow.status = "Grow profitably", "changed"
+        session.add(
+            Objective(cycle_id=CYCLE, objective_id="asia", level="org", title="Asia",
+                      task_id=f"{goals.API_TASK_PREFIX}E900")
+        )  # fmt: skip
+    # At its end the cycle is recorded again with the launch's list.
+    await records.record_cycle(cycle_input(status="completed"))
+    with sessions() as session:
+        rows = {
+            row.objective_id: (row.title, row.status)
+            for row in fresh(session).scalars(select(Objective).where(Objective.level == "org"))
+        }
+    assert rows == {
+        "grow": ("Grow profitably", "changed"),
+        "org-2": ("Happy customers", "active"),
+        "asia": ("Asia", "active"),
+    }
