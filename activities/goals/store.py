@@ -114,9 +114,12 @@ def own_progress(goal: Goal) -> float:
 
 
 def effective_status(goal: Goal, cycle: Cycle | None, now: datetime | None = None) -> str:
-    """The stored status, or missed/achieved once the cycle's period is over."""
+    """The stored status; an approved goal with progress reported is in progress; once
+    the cycle's period is over an open goal is achieved or missed."""
     ends = cycle.nominal_end if cycle is not None else None
-    return lapsed_status(goal.status, own_progress(goal), ends, now or utc_now())
+    progress = own_progress(goal)
+    status = "in_progress" if goal.status == "approved" and progress > 0 else goal.status
+    return lapsed_status(status, progress, ends, now or utc_now())
 
 
 @dataclass

@@ -68,7 +68,7 @@ async def test_a_person_s_goals_say_what_they_align_to(
     assert answer.status_code == 200
     items = answer.json()["items"]
     assert [(g["id"], g["status"], g["pending_changes"]) for g in items] == [
-        (SUBJECT_GOAL, "approved", 1),
+        (SUBJECT_GOAL, "in_progress", 1),  # approved, with progress reported
         ("g-subject-dev", "approved", 0),
     ]
     assert items[0]["aligned_to"] == {
