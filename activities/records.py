@@ -1657,6 +1657,7 @@ def _goal_draft_prefill(session: Session, cycle_id: str, employee_id: str) -> di
     targets = goal_records.target_suggestions(session, cycle_id, employee_id)
     if targets:
         prefill["suggested_targets"] = targets
+        prefill["goals"] = [*prefill.get("goals", []), *goal_records.suggested_kpi_goals(targets)]
     return prefill
 
 

@@ -90,6 +90,34 @@ def target_suggestions(session: Session, cycle_id: str, employee_id: str) -> lis
     return suggestions
 
 
+BASIS_WORDS = {"person": "your own", "role": "your role's", "department": "your department's"}
+
+
+def suggested_kpi_goals(suggestions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Draft KPI goals with the suggested threshold / target / stretch filled in (the
+    owner sets the weight and alignment), saying where the numbers came from."""
+    goals = []
+    for item in suggestions:
+        source = item["source"]
+        goals.append(
+            {
+                "title": str(item["metric"])[:200],
+                "type": "kpi",
+                "metric": item["metric"],
+                "direction": item["direction"] if item["direction"] == "lower" else "higher",
+                "threshold": item["threshold"],
+                "target": item["target"],
+                "stretch": item["stretch"],
+                "description": (
+                    f"Targets suggested from {source['data_points']} past results of "
+                    f"{BASIS_WORDS.get(source['basis'], source['basis'])} history, at the "
+                    f"{' / '.join(str(p) for p in source['percentiles'])} percentiles."
+                ),
+            }
+        )
+    return goals
+
+
 def realign_prefill(session: Session, input: BuildPrefillInput) -> dict[str, Any]:
     """The re-align form opens with the person's current goals (the complete list to
     edit) and the strategy changes that led to it."""

@@ -270,6 +270,15 @@ async def test_kpi_targets_are_suggested_from_history_with_their_source(
     )
     assert suggestion["source"]["basis"] == "person"
     assert suggestion["source"]["data_points"] == 3
+    # The form opens with the KPI goal, its targets filled in and their source said.
+    [kpi] = [g for g in prefill["goals"] if g["type"] == "kpi"]
+    assert (kpi["metric"], kpi["threshold"], kpi["target"], kpi["stretch"]) == (
+        "deals",
+        15.0,
+        20.0,
+        36.0,
+    )
+    assert "3 past results of your own history" in kpi["description"]
     with sessions() as session:
         role = goals.kpi_history(session, CYCLE, "E101", "deals", 3)
     assert sorted(role["role"]) == [10.0, 20.0, 30.0, 40.0]
