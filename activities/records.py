@@ -1615,7 +1615,8 @@ def _objectives(session: Session, cycle_id: str, group: str | None) -> list[dict
     return [
         _objective_view(row)
         for row in rows
-        if row.level == "org" or (group is not None and row.group == group)
+        if row.status != "dropped"
+        and (row.level == "org" or (group is not None and row.group == group))
     ]
 
 
@@ -1648,7 +1649,10 @@ def _carried_development_goals(
 def _goal_draft_prefill(session: Session, cycle_id: str, employee_id: str) -> dict[str, Any]:
     goals, ideas = _carried_development_goals(session, cycle_id, employee_id)
     prefill: dict[str, Any] = {
-        "objectives": _objectives(session, cycle_id, _group_of(session, cycle_id, employee_id))
+        "objectives": [
+            *_objectives(session, cycle_id, _group_of(session, cycle_id, employee_id)),
+            *goal_records.manager_goals(session, cycle_id, employee_id),
+        ]
     }
     if goals:
         prefill["goals"] = goals

@@ -90,6 +90,35 @@ def target_suggestions(session: Session, cycle_id: str, employee_id: str) -> lis
     return suggestions
 
 
+def manager_goals(session: Session, cycle_id: str, employee_id: str) -> list[dict[str, Any]]:
+    """The manager's approved goals, to align to (`alignment.parents` has `manager`)."""
+    phase = store.goal_phase(session, cycle_id)
+    if phase is not None and "manager" not in phase.alignment.parents:
+        return []
+    manager = session.scalar(
+        select(CycleParticipant.manager_id).where(
+            CycleParticipant.cycle_id == cycle_id, CycleParticipant.employee_id == employee_id
+        )
+    )
+    if manager is None:
+        return []
+    rows = session.scalars(
+        select(Goal)
+        .where(
+            Goal.cycle_id == cycle_id,
+            Goal.owner_id == manager,
+            Goal.status.in_(tuple(store.APPROVED)),
+            Goal.type != "development",
+        )
+        .order_by(Goal.position)
+    )
+    return [
+        {"id": g.id, "level": "manager", "group": None, "title": g.title,
+         "description": g.description, "parent_id": g.parent_id}
+        for g in rows
+    ]  # fmt: skip
+
+
 BASIS_WORDS = {"person": "your own", "role": "your role's", "department": "your department's"}
 
 

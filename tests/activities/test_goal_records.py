@@ -307,3 +307,23 @@ async def test_recording_the_cycle_again_keeps_what_hr_changed_through_the_api(
         "org-2": ("Happy customers", "active"),
         "asia": ("Asia", "active"),
     }
+
+
+async def test_the_draft_offers_the_manager_s_goals_to_align_to(
+    records: RecordActivities, pinned: PinnedDefinition, sessions: sessionmaker[Session]
+) -> None:
+    await launched(records, pinned)
+    draft = await opened(records, open_input("E100", "goals", "goal_draft"))
+    await submit(records, draft, {"goals": DRAFT})
+    review = await opened(records, open_input("E100", "goals", "goal_review", assignee="E001"))
+    await submit(records, review, {"decision": "approve"})
+    with sessions() as session, session.begin():
+        session.scalars(
+            select(Objective).where(Objective.objective_id == "org-2")
+        ).one().status = "dropped"
+    prefill = await records.build_prefill(
+        BuildPrefillInput(cycle_id=CYCLE, employee_id="E101", phase_id="goals", kind="goal_draft")
+    )
+    offered = [(o["level"], o["title"]) for o in prefill["objectives"]]
+    # The dropped objective is not offered; the manager's development goal is not either.
+    assert offered == [("org", "Grow revenue 20%"), ("manager", "Ship billing")]

@@ -43,7 +43,7 @@ function contextCards(context) {
     ]));
   }
   if (Array.isArray(objectives) && objectives.length) {
-    card("Objectives to align with", listOf(objectives, (o) => [h("strong", o.title || o.id), o.level ? h("span.muted.small", ` · ${o.level === "org" ? "company" : o.level}`) : null]));
+    card("Objectives to align with", listOf(objectives, (o) => [h("strong", o.title || o.id), o.level ? h("span.muted.small", ` · ${o.level === "org" ? "company" : o.level === "manager" ? "your manager's goal" : o.level}`) : null]));
   }
   if (Array.isArray(orgObjectives) && orgObjectives.length) card("Company objectives", listOf(orgObjectives, (o) => o.title || o.id));
   if (Array.isArray(suggested) && suggested.length) card("Ideas from your last conversation", listOf(suggested, (idea) => idea));
