@@ -229,3 +229,38 @@ async def test_alignment_coverage(client: AsyncClient, world: str, auth: Token) 
     assert sales["without_aligned_goal"] == ["E010"]
     other = await client.get(url, params={"department": "Engineering"}, headers=hrbp)
     assert other.status_code == 404
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("locked", 409), ("free", 201)])
+async def test_changes_after_approval_follow_the_definition(
+    client: AsyncClient, world: str, auth: Token, monkeypatch: pytest.MonkeyPatch,
+    policy: str, expected: int,
+) -> None:  # fmt: skip
+    from activities.goals import store
+
+    monkeypatch.setattr(store, "change_policy", lambda session, cycle_id: policy)
+    answer = await client.post(
+        f"/v1/goals/{SUBJECT_GOAL}/changes", json={"weight": 55, "reason": "r"},
+        headers=auth(SUBJECT),
+    )  # fmt: skip
+    assert answer.status_code == expected, answer.text
+    if expected == 201:
+        assert answer.json()["status"] == "applied"
+    else:
+        assert answer.json()["error"]["type"] == "GoalsLocked"
+    # The manager changes a locked goal all the same.
+    manager = await client.post(
+        f"/v1/goals/{SUBJECT_GOAL}/changes", json={"weight": 45, "reason": "r"},
+        headers=auth("E003"),
+    )  # fmt: skip
+    assert manager.json()["status"] == "applied"
+
+
+async def test_the_stock_definition_sends_owner_changes_to_the_manager(world: str) -> None:
+    from activities.goals import store
+
+    with session_scope(world) as session:
+        assert store.change_policy(session, CYCLE_ID) == "manager"
+        phase = store.goal_phase(session, CYCLE_ID)
+    assert phase is not None
+    assert phase.forms.realign == "goal-realign"
