@@ -116,6 +116,9 @@ async def test_a_strategy_change_reaches_the_owners_aligned_below_and_no_others(
         ("E005", "grow"),
         ("E011", "care"),
     ]
+    file = await client.get(f"/v1/employees/{SUBJECT}/performance-file", headers=auth(SUBJECT))
+    entries = [e for e in file.json()["items"] if e["kind"] == "event"]
+    assert [e["summary"] for e in entries] == ["Objective grow changed: re-align goals"]
     again = await client.post(f"{TREE}/care/drop", json={"reason": "Sold"}, headers=hr)
     assert again.status_code == 409
     refused = await client.post(f"{TREE}/grow/drop", json={"reason": "x"}, headers=auth("E003"))
