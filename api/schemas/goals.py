@@ -91,8 +91,9 @@ class StrategyChangePublic(PublicModel):
     )
     not_reached: list[str] = Field(
         default_factory=list,
-        description="Owners whose participant workflow is no longer running (the change "
-        "is in their performance file all the same).",
+        description="Owners whose participant workflow could not be signalled: it has "
+        "ended, or the engine did not answer (the change is in their performance file all "
+        "the same).",
     )
 
 
