@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from activities.goals.rollup import (
@@ -18,6 +18,9 @@ from activities.goals.rollup import (
     okr_progress,
     roll_up,
 )
+
+PROPERTIES = settings(derandomize=True, database=None, deadline=None, max_examples=200)
+"""Deterministic and free of timing (the CI machine is shared)."""
 
 
 def test_committed_key_result_scores_zero_or_one() -> None:
@@ -122,11 +125,13 @@ def trees(draw: st.DrawFn) -> list[Node]:
     return nodes
 
 
+@PROPERTIES
 @given(trees())
 def test_rolled_progress_stays_in_zero_one(nodes: list[Node]) -> None:
     assert all(0.0 <= value <= 1.0 for value in roll_up(nodes).values())
 
 
+@PROPERTIES
 @given(trees())
 def test_a_parent_lies_between_its_counted_childrens_extremes(nodes: list[Node]) -> None:
     rolled = roll_up(nodes)
@@ -142,6 +147,7 @@ def test_a_parent_lies_between_its_counted_childrens_extremes(nodes: list[Node])
             assert rolled[node.id] == node.progress
 
 
+@PROPERTIES
 @given(trees(), st.randoms(use_true_random=False))
 def test_roll_up_ignores_the_order_of_nodes(nodes: list[Node], random: object) -> None:
     shuffled = list(nodes)
@@ -151,6 +157,7 @@ def test_roll_up_ignores_the_order_of_nodes(nodes: list[Node], random: object) -
     assert all(first[key] == pytest.approx(second[key]) for key in first)
 
 
+@PROPERTIES
 @given(trees(), st.integers(min_value=1, max_value=50))
 def test_scaling_sibling_weights_changes_nothing(nodes: list[Node], factor: int) -> None:
     scaled = [Node(n.id, n.parent_id, n.weight * factor, n.progress, n.status) for n in nodes]
@@ -158,6 +165,7 @@ def test_scaling_sibling_weights_changes_nothing(nodes: list[Node], factor: int)
     assert all(first[key] == pytest.approx(second[key]) for key in first)
 
 
+@PROPERTIES
 @given(
     st.lists(
         st.fixed_dictionaries(

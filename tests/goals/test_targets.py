@@ -4,11 +4,13 @@ percentiles."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from activities.goals.targets import percentile, suggest
 
+PROPERTIES = settings(derandomize=True, database=None, deadline=None, max_examples=200)
+"""Deterministic and free of timing (the CI machine is shared)."""
 # Person: 3 past actuals; role: 5; department: 8.
 PERSON = [120.0, 100.0, 110.0]
 ROLE = [80.0, 90.0, 100.0, 110.0, 120.0]
@@ -61,6 +63,7 @@ def test_no_basis_with_enough_history_suggests_nothing() -> None:
     assert suggest({}) is None
 
 
+@PROPERTIES
 @given(
     st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=3, max_size=40),
     st.sampled_from(["higher", "lower"]),
