@@ -43,6 +43,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import scoring
+from activities.goals import records as goal_records
+from activities.goals import store as goal_store
 from activities.hris.base import Hris, Person
 from activities.notify.base import Notifier, OutgoingNotification, StoreFirstNotifier
 from activities.types import (
@@ -291,6 +293,11 @@ def _build_prefill(session: Session, input: BuildPrefillInput) -> dict[str, Any]
         return {}
     if input.kind == "goal_draft":
         return _goal_draft_prefill(session, input.cycle_id, input.employee_id)
+    if input.kind == "goal_realign":
+        return {
+            **_goal_draft_prefill(session, input.cycle_id, input.employee_id),
+            **goal_records.realign_prefill(session, input),
+        }
     if input.kind == "interview_minutes":
         return _interview_prefill(session, input.cycle_id, input.employee_id, input.sections)
     return {}
@@ -391,7 +398,8 @@ class RecordActivities:
         """Make the cycle's org-level Objective rows match the launch's list.
 
         An objective without an id gets `org-<n>` by position, so goals and department
-        objectives can name it as their parent.
+        objectives can name it as their parent. Objectives HR created, changed or dropped
+        through the API are theirs: the launch's list no longer touches them.
         """
         wanted: dict[str, Mapping[str, Any]] = {}
         for index, objective in enumerate(objectives, start=1):
@@ -404,10 +412,12 @@ class RecordActivities:
             )
         }
         for objective_id, stale in existing.items():
-            if objective_id not in wanted:
+            if objective_id not in wanted and not goal_store.managed_by_api(stale):
                 session.delete(stale)
         for index, (objective_id, objective) in enumerate(wanted.items(), start=1):
             row = existing.get(objective_id)
+            if row is not None and goal_store.managed_by_api(row):
+                continue
             if row is None:
                 row = Objective(cycle_id=cycle_id, objective_id=objective_id, level="org")
                 session.add(row)
@@ -848,12 +858,16 @@ class RecordActivities:
         kind = input.kind
         if kind == "goal_draft":
             count = _record_goal_draft(session, input)
+            goal_records.after_goal_task(session, input)
             return f"Drafted {count} goal{'s' if count != 1 else ''}", {"goals": count}
         if kind == "goal_review":
             decision = str(payload.get("decision"))
             _record_goal_review(session, input.cycle_id, input.subject_id, decision)
+            goal_records.after_goal_task(session, input)
             summary = "Goals approved" if decision == "approve" else "Goals returned for changes"
             return summary, {"decision": decision}
+        if kind in goal_records.REALIGN_KINDS:
+            return goal_records.record_realign(session, input)
         if kind == "checkin":
             updated = _record_checkin(session, input)
             return "Check-in submitted", {"goals_updated": updated, "seq": task_seq(input.task_id)}
@@ -1219,6 +1233,8 @@ class RecordActivities:
             if cycle is None:
                 raise invalid_input("close of a cycle the store does not have")
             cycle.status = input.status
+            if input.status == "completed":
+                goal_store.lapse(session, input.cycle_id, max(utc_now(), cycle.nominal_end))
             if input.status == "cancelled":
                 now = utc_now()
                 session.execute(
@@ -1564,7 +1580,9 @@ def _goal_attainment(session: Session, cycle_id: str, employee_id: str) -> float
     """Weighted progress (0..1) of the employee's current goals in a cycle."""
     rows = session.execute(
         select(Goal.weight, Goal.progress).where(
-            Goal.cycle_id == cycle_id, Goal.owner_id == employee_id, Goal.status != "closed"
+            Goal.cycle_id == cycle_id,
+            Goal.owner_id == employee_id,
+            Goal.status.not_in(("closed", "dropped")),
         )
     ).all()
     return scoring.goal_attainment((float(weight), float(progress)) for weight, progress in rows)
@@ -1599,7 +1617,8 @@ def _objectives(session: Session, cycle_id: str, group: str | None) -> list[dict
     return [
         _objective_view(row)
         for row in rows
-        if row.level == "org" or (group is not None and row.group == group)
+        if row.status != "dropped"
+        and (row.level == "org" or (group is not None and row.group == group))
     ]
 
 
@@ -1632,12 +1651,19 @@ def _carried_development_goals(
 def _goal_draft_prefill(session: Session, cycle_id: str, employee_id: str) -> dict[str, Any]:
     goals, ideas = _carried_development_goals(session, cycle_id, employee_id)
     prefill: dict[str, Any] = {
-        "objectives": _objectives(session, cycle_id, _group_of(session, cycle_id, employee_id))
+        "objectives": [
+            *_objectives(session, cycle_id, _group_of(session, cycle_id, employee_id)),
+            *goal_records.manager_goals(session, cycle_id, employee_id),
+        ]
     }
     if goals:
         prefill["goals"] = goals
     if ideas:
         prefill["suggested_goals"] = ideas
+    targets = goal_records.target_suggestions(session, cycle_id, employee_id)
+    if targets:
+        prefill["suggested_targets"] = targets
+        prefill["goals"] = [*prefill.get("goals", []), *goal_records.suggested_kpi_goals(targets)]
     return prefill
 
 
@@ -1676,7 +1702,9 @@ def _interview_prefill(
             goals = session.scalars(
                 select(Goal)
                 .where(
-                    Goal.cycle_id == cycle_id, Goal.owner_id == employee_id, Goal.status != "closed"
+                    Goal.cycle_id == cycle_id,
+                    Goal.owner_id == employee_id,
+                    Goal.status.not_in(("closed", "dropped")),
                 )
                 .order_by(Goal.position)
             ).all()

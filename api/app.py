@@ -38,8 +38,10 @@ from api.routers import (
     definitions,
     dev,
     employees,
+    goals,
     health,
     me,
+    objectives,
     performance_files,
     tasks,
     teams,
@@ -113,6 +115,8 @@ def create_app(
     v1.include_router(me.router)
     v1.include_router(tasks.router)
     v1.include_router(teams.router)
+    v1.include_router(objectives.router)
+    v1.include_router(goals.router)
 
     app.include_router(health.router)
     app.include_router(v1)

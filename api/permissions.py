@@ -98,6 +98,8 @@ EMPLOYEE_READERS = frozenset(
     {Relation.SELF, Relation.MANAGER, Relation.SKIP_LEVEL, Relation.HRBP, Relation.HR_ADMIN}
 )
 PAY_READERS = frozenset({Relation.SELF, Relation.HRBP, Relation.HR_ADMIN})
+GOAL_DECIDERS = frozenset({Relation.MANAGER, Relation.SKIP_LEVEL, Relation.HR_ADMIN})
+GOAL_CHANGERS = GOAL_DECIDERS | {Relation.SELF}
 
 _PERMISSIONS = (
     Permission("me:read", "Who the token speaks for."),
@@ -171,6 +173,40 @@ _PERMISSIONS = (
         roles=frozenset({Role.HR_ADMIN}),
     ),
     Permission("audit:read", "The audit trail.", roles=frozenset({Role.HR_ADMIN})),
+    Permission(
+        "objectives:read",
+        "A cycle's objectives tree: every objective, and the goals of people the caller "
+        "may read (progress rolled up over all goals).",
+    ),
+    Permission(
+        "objectives:manage",
+        "Create, change or drop org and department objectives (a strategy change).",
+        roles=frozenset({Role.HR_ADMIN}),
+    ),
+    Permission("goals:read", "A person's goals and their change log.", allow=EMPLOYEE_READERS),
+    Permission(
+        "goals:change",
+        "Change a goal with a reason: its owner (after approval as the definition says), "
+        "their managers and HR admins.",
+        allow=GOAL_CHANGERS,
+        visible=EMPLOYEE_READERS,
+    ),
+    Permission(
+        "goals:approve",
+        "Approve or reject a pending change of a goal: the owner's managers and HR admins.",
+        allow=GOAL_DECIDERS,
+        visible=EMPLOYEE_READERS,
+    ),
+    Permission(
+        "goals:assign",
+        "Give a goal template to a filtered group: HR admins anyone, HRBPs their "
+        "departments, managers the people below them.",
+    ),
+    Permission(
+        "goals:coverage",
+        "Alignment coverage of a cycle: HR admins; HRBPs per department.",
+        roles=frozenset({Role.HR_ADMIN, Role.HRBP}),
+    ),
 )
 PERMISSIONS: dict[str, Permission] = {p.name: p for p in _PERMISSIONS}
 

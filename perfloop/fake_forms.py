@@ -282,7 +282,8 @@ def fill_task(context: TaskContext, rng: random.Random) -> dict[str, Any]:
 
 def _fill(context: TaskContext, rng: random.Random) -> dict[str, Any]:
     keys: list[str] = []
-    if context.kind.endswith("_review") and context.kind != "goal_review":
+    goal_reviews = ("goal_review", "goal_realign_review")
+    if context.kind.endswith("_review") and context.kind not in goal_reviews:
         keys = list(context.competencies)
     elif context.kind == "interview_minutes":
         keys = list(context.sections)
@@ -292,7 +293,7 @@ def _fill(context: TaskContext, rng: random.Random) -> dict[str, Any]:
     if kind in ("goal_draft", "goal_realign"):
         return _goal_draft(context, rng, faker)
     value = faker._object(faker._resolve(schema, schema), schema)
-    if kind == "goal_review":
+    if kind in goal_reviews:
         decision = "return" if context.seq == 1 and rng.random() < 0.1 else "approve"
         value["decision"] = decision
         if decision == "return":

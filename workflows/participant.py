@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from workflows.clock import Clock
 from workflows.context import ONE_WRITE_PHASE_START, ParticipantContext, Withdrawn
 from workflows.phases import RUNNERS
+from workflows.phases.realign import REALIGN_PATCH, RealignSignal, realign
 from workflows.tasks import DONE_STATUSES
 
 with workflow.unsafe.imports_passed_through():
@@ -74,6 +75,7 @@ class ParticipantWorkflow:
         )
         self.run_status: Literal["running", "completed", "left", "cancelled"] = "running"
         self.started_phases: set[str] = set()
+        self.realign_keys: list[str] = []
 
     @workflow.run
     async def run(self, input: ParticipantInput) -> ParticipantStatus:
@@ -232,6 +234,14 @@ class ParticipantWorkflow:
         if self.ctx.withdrawn is None:
             self.ctx.withdrawn = signal
             self.ctx.book.touch()
+
+    @workflow.signal
+    async def realign_goals(self, signal: RealignSignal) -> None:
+        # A strategy change above this participant's goals (workflows/phases/realign.py).
+        if not workflow.patched(REALIGN_PATCH) or signal.key in self.realign_keys:
+            return
+        self.realign_keys.append(signal.key)
+        await realign(self.ctx, len(self.realign_keys), signal)
 
     @workflow.signal
     def migrate(self, signal: MigrateSignal) -> None:

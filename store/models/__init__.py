@@ -6,15 +6,16 @@ Alembic (migrations and the metadata comparison test) and for test clean-up. Whe
 
 Areas: `definitions` (published cycle definitions), `org` (employees, the embedded
 HRIS), `notifications` (in-app inbox, external deliveries), `cycles` (cycles,
-participants, the phase read model, tasks), `records` (the performance file), `audit`
-(the append-only trail of sensitive reads and changes) and `idempotency` (the API's
-Idempotency-Key answers).
+participants, the phase read model, tasks), `records` (the performance file), `goals`
+(the goal change log), `audit` (the append-only trail of sensitive reads and changes)
+and `idempotency` (the API's Idempotency-Key answers).
 """
 
 from store.base import Base
 from store.models.audit import AuditEvent
 from store.models.cycles import Cycle, CycleParticipant, ParticipantPhase, Task, TaskEvent
 from store.models.definitions import DefinitionVersion
+from store.models.goals import GoalChange
 from store.models.idempotency import IdempotencyKey
 from store.models.notifications import Notification, NotificationDelivery
 from store.models.org import Employee
@@ -43,6 +44,7 @@ __all__ = [
     "DefinitionVersion",
     "Employee",
     "Goal",
+    "GoalChange",
     "HrisOutbox",
     "IdempotencyKey",
     "InterviewMinutes",

@@ -34,7 +34,19 @@ GOAL_ID_LENGTH = 64
 """Goal and objective ids as forms refer to them (`parent_id`, `goal_id`)."""
 
 OBJECTIVE_LEVELS = ("org", "department")
-GOAL_STATUSES = ("draft", "returned", "approved", "closed")
+GOAL_STATUSES = (
+    "draft",
+    "proposed",
+    "returned",
+    "approved",
+    "in_progress",
+    "achieved",
+    "missed",
+    "dropped",
+    "closed",
+)
+"""`activities.goals.rollup.GOAL_STATUSES`; `returned` and `closed` are the phase-1 ones."""
+OBJECTIVE_STATUSES = ("active", "changed", "dropped")
 REVIEW_KINDS = ("self", "manager", "peer", "upward")
 PROPOSAL_STATUSES = ("proposed", "approved", "synced")
 OUTBOX_STATUSES = ("pending", "sent")
@@ -51,6 +63,7 @@ class Objective(Base):
     __table_args__ = (
         UniqueConstraint("cycle_id", "objective_id"),
         CheckConstraint(one_of("level", OBJECTIVE_LEVELS), name="level_known"),
+        CheckConstraint(one_of("status", OBJECTIVE_STATUSES), name="status_known"),
         Index("ix_objectives_cycle_level_group", "cycle_id", "level", "group"),
     )
 
@@ -65,6 +78,10 @@ class Objective(Base):
     owner_id: Mapped[str | None] = mapped_column(String(EMPLOYEE_ID_LENGTH))
     key_results: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     task_id: Mapped[str | None] = mapped_column(String(TASK_ID_LENGTH))
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    """`changed` or `dropped` mid-cycle (strategy change) keep the row for the history."""
+    weight: Mapped[int] = mapped_column(default=1, server_default="1")
+    """Its weight among its parent's aligned children in the roll-up."""
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 

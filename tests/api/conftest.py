@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -79,6 +80,11 @@ class FakeHandle:
             answer = await answer
         return answer
 
+    async def signal(self, signal: str, arg: Any, **_: Any) -> None:
+        self.client.signals.append(Call(self.id, signal, arg))
+        if self.id in self.client.gone:
+            raise RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
+
     async def query(self, query: str, *args: Any, **_: Any) -> Any:
         self.client.queries.append(Call(self.id, query, args[0] if args else None))
         return self._answer(self.client.query_outcomes[query], None)
@@ -93,6 +99,9 @@ class FakeTemporal:
     start_error: BaseException | None = None
     updates: list[Call] = field(default_factory=list)
     queries: list[Call] = field(default_factory=list)
+    signals: list[Call] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)
+    """Workflow ids whose signals fail as for a finished workflow."""
     started: list[dict[str, Any]] = field(default_factory=list)
     service_client: FakeServiceClient = field(default_factory=FakeServiceClient)
 

@@ -19,6 +19,7 @@ from httpx import AsyncClient
 
 from api.permissions import RouteView, guarded_routes
 from tests.api.conftest import T0, FakeTemporal, Token, add_tasks, make_task
+from tests.api.goals_seed import PENDING_CHANGE, SUBJECT_GOAL, add_goals
 from tests.api.org import BY_NAME, CALLERS, SUBJECT, add_org
 from workflows.messages import ControlResult, CycleStatus, SubmitTaskInput, SubmitTaskResult
 
@@ -45,6 +46,60 @@ SELF_REVIEW = f"annual-2027/{SUBJECT}/evaluation/self_review"
 MANAGER_REVIEW = f"annual-2027/{SUBJECT}/evaluation/manager_review"
 CALIBRATION = "annual-2027/@Engineering/evaluation/calibration"
 SUBMISSION = {"payload": {"overall": 4}}
+
+READERS = expect(404, self=OK, manager=OK, skip_level=OK, hrbp=OK, hr_admin=OK)
+GOALS_MATRIX: dict[str, list[Target]] = {
+    "GET /v1/cycles/{cycle_id}/objectives": [
+        Target("a cycle's objectives tree (goals filtered)", {"cycle_id": "annual-2027"},
+               expect(OK)),
+    ],
+    "POST /v1/cycles/{cycle_id}/objectives": [
+        Target("a new org objective", {"cycle_id": "annual-2027"}, expect(403, hr_admin=OK),
+               {"title": "Expand to Asia"}),
+    ],
+    "POST /v1/cycles/{cycle_id}/objectives/{objective_id}/change": [
+        Target("an org objective", {"cycle_id": "annual-2027", "objective_id": "grow"},
+               expect(403, hr_admin=OK), {"title": "Grow profitably", "reason": "r"}),
+    ],
+    "POST /v1/cycles/{cycle_id}/objectives/{objective_id}/drop": [
+        Target("an org objective", {"cycle_id": "annual-2027", "objective_id": "grow"},
+               expect(403, hr_admin=OK), {"reason": "r"}),
+    ],
+    "GET /v1/employees/{employee_id}/goals": [
+        Target("the subject's goals", {"employee_id": SUBJECT}, READERS),
+    ],
+    "GET /v1/goals/{goal_id}": [
+        Target("the subject's goal", {"goal_id": SUBJECT_GOAL}, READERS),
+    ],
+    "GET /v1/goals/{goal_id}/history": [
+        Target("the subject's goal", {"goal_id": SUBJECT_GOAL}, READERS),
+    ],
+    "POST /v1/goals/{goal_id}/changes": [
+        # The owner's change waits for the manager; the managers' and HR's apply (asked
+        # again, the goal already is so: the change that made it is the answer).
+        Target("the subject's approved goal", {"goal_id": SUBJECT_GOAL},
+               expect(404, self=OK, manager=OK, skip_level=OK, hr_admin=OK, hrbp=403),
+               {"title": "Ship it", "reason": "scope"}),
+    ],
+    "POST /v1/goals/{goal_id}/changes/{change_id}/decision": [
+        # The first decider approves; the same decision again answers the decided change.
+        Target("the subject's pending change",
+               {"goal_id": SUBJECT_GOAL, "change_id": str(PENDING_CHANGE)},
+               expect(404, manager=OK, skip_level=OK, hr_admin=OK, self=403, hrbp=403),
+               {"decision": "approve"}),
+    ],
+    "POST /v1/cycles/{cycle_id}/goal-assignments": [
+        # Everyone may ask; each gives goals only to whom they may (the rest is skipped).
+        Target("a goal for the subject", {"cycle_id": "annual-2027"}, expect(OK),
+               {"template": {"title": "Security", "type": "development", "weight": 5},
+                "to": {"employee_ids": [SUBJECT]}, "reason": "policy"}),
+    ],
+    "GET /v1/cycles/{cycle_id}/alignment-coverage": [
+        Target("a cycle's alignment coverage", {"cycle_id": "annual-2027"},
+               expect(403, hrbp=OK, hrbp_other_dept=OK, hr_admin=OK)),
+    ],
+}  # fmt: skip
+
 
 MATRIX: dict[str, list[Target]] = {
     "GET /v1/cycles/{cycle_id}": [
@@ -159,6 +214,7 @@ MATRIX: dict[str, list[Target]] = {
     "GET /v1/employees/{employee_id}/export": [
         Target("the subject's data", {"employee_id": SUBJECT}, expect(403, hr_admin=OK)),
     ],
+    **GOALS_MATRIX,
     "POST /v1/employees/{employee_id}/erase": [
         Target(
             "the subject's data",
@@ -242,6 +298,7 @@ def world(seeded: str, temporal: FakeTemporal) -> str:
         status="running",
         nominal_now=T0,
     )
+    add_goals(seeded)
     return seeded
 
 

@@ -40,6 +40,7 @@ from tests.api.conftest import (
     app_for,
     make_task,
 )
+from tests.api.goals_seed import PENDING_CHANGE, SUBJECT_GOAL, add_goals
 from tests.api.org import BY_NAME, SUBJECT, add_org
 from tests.api.seed import add, participant, phase
 from workflows.messages import ControlResult, CycleStatus, SubmitTaskInput, SubmitTaskResult
@@ -65,6 +66,9 @@ REAL_IDS: dict[str, list[str]] = {
     "phase_id": ["goals", "evaluation"],
     "name": ["annual-review"],
     "version": ["1", "latest"],
+    "objective_id": ["grow", "eng-1"],
+    "goal_id": [SUBJECT_GOAL, "g-peer"],
+    "change_id": [str(PENDING_CHANGE)],
 }
 """Ids of seeded objects, per path parameter name."""
 
@@ -107,6 +111,7 @@ def seed_world(url: str, temporal: FakeTemporal) -> None:
         ),
         make_task("E005"),
     )
+    add_goals(url, participants=False)
     temporal.update_outcomes["submit_task"] = accepted
     for control in (
         "extend_deadline",
@@ -200,7 +205,8 @@ def api_schema(role: str, role_app: FastAPI) -> schemathesis.BaseSchema:
         real = {name: st.sampled_from(REAL_IDS[name]) for name in names if name in REAL_IDS}
         if not real:
             return st.just(parameters)
-        return st.one_of(st.just(parameters), st.fixed_dictionaries({**names, **real}))
+        given = {name: st.just(value) for name, value in names.items()}
+        return st.one_of(st.just(parameters), st.fixed_dictionaries({**given, **real}))
 
     return schema
 

@@ -18,6 +18,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, expect
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.conftest import CHROMIUM
+from tests.e2e.goals_steps import coverage_card, goals_page
 from tests.e2e.stack import EMPLOYEE, HR_ADMIN, MANAGER, PEOPLE, Stack, running_stack
 
 pytestmark = [
@@ -236,10 +237,12 @@ async def test_goals_review_and_hr_distribution_in_the_browser(
         await b.sign_in(MANAGER)
         await approve_goals(b)
         await team_page(b)
+        await goals_page(b)
         await review(b)
 
         await b.sign_in(HR_ADMIN)
         await hr_distribution(b)
+        await coverage_card(b)
 
         await context.close()
         assert b.errors == []

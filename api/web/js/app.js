@@ -5,6 +5,7 @@ import { signinView } from "./views/signin.js";
 import { inboxView } from "./views/inbox.js";
 import { taskView } from "./views/task.js";
 import { teamView } from "./views/team.js";
+import { goalsView } from "./views/goals.js";
 import { cycleView, cyclesView } from "./views/hr.js";
 
 const ROUTES = [
@@ -12,6 +13,7 @@ const ROUTES = [
   { pattern: /^\/inbox(?:\/(done))?$/, view: inboxView, nav: "inbox" },
   { pattern: /^\/tasks\/(.+)$/, view: taskView, nav: "inbox" },
   { pattern: /^\/team$/, view: teamView, nav: "team" },
+  { pattern: /^\/goals(?:\/([^/]+))?$/, view: goalsView, nav: "goals" },
   { pattern: /^\/hr$/, view: cyclesView, nav: "hr", roles: ["hr-admin", "hrbp", "ops"] },
   { pattern: /^\/hr\/cycles\/([^/]+)$/, view: cycleView, nav: "hr", roles: ["hr-admin", "hrbp", "ops"] },
 ];
@@ -50,6 +52,7 @@ function renderChrome(route) {
   const link = (key, href, label, iconName, extra) =>
     h("li", h("a", { href, "data-nav": key, "aria-current": route.nav === key ? "page" : null }, icon(iconName), h("span", label), extra));
   const items = [link("inbox", "#/inbox", "My inbox", "inbox", h("span.count", { hidden: true }))];
+  items.push(link("goals", "#/goals", "My goals", "target"));
   if (person.direct_reports > 0) items.push(link("team", "#/team", "My team", "team"));
   if (session.hasRole("hr-admin", "hrbp", "ops")) {
     items.push(h("li.nav-section", "People operations"));

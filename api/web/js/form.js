@@ -212,7 +212,7 @@ class StringField extends Field {
     const select = h("select", { id: this.id, name: this.path }, h("option", { value: "" }, "— Choose what this goal supports —"));
     const groups = {};
     for (const objective of objectives) {
-      const level = objective.level === "org" ? "Company objectives" : objective.level === "department" ? "Department objectives" : "Objectives";
+      const level = objective.level === "org" ? "Company objectives" : objective.level === "department" ? "Department objectives" : objective.level === "manager" ? "Your manager's goals" : "Objectives";
       groups[level] = groups[level] || h("optgroup", { label: level });
       groups[level].append(h("option", { value: objective.id }, objective.title || objective.id));
     }

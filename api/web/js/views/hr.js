@@ -4,6 +4,7 @@ import { shell } from "../app.js";
 import { distributionChart, nineBox } from "../charts.js";
 import { directory } from "../directory.js";
 import { empty, formatDate, h, humanize, loading, skeletonRows } from "../ui.js";
+import { coverageSection } from "./goals.js";
 
 const STATUS_BADGE = { running: "info", launching: "info", completed: "ok", cancelled: "closed" };
 
@@ -137,6 +138,7 @@ export async function cycleView(main, [cycleId], ctx) {
     })
     .catch(() => {});
   main.append(await progressSection(cycleId));
+  main.append(coverageSection(cycleId));
   const slot = h("div", loading("Loading ratings…"));
   main.append(slot);
   const render = async (group) => {

@@ -29,9 +29,21 @@ function listOf(items, describe) {
 function contextCards(context) {
   const cards = [];
   const card = (title, content) => cards.push(h("div.card.context", h("div.card-body", h("h3", title), content)));
-  const { objectives, suggested_goals: suggested, goals, ratings, proposals, distribution, org_objectives: orgObjectives, group, ...rest } = context;
+  const { objectives, suggested_goals: suggested, suggested_targets: targets, strategy_change: change, strategy_changes: changes, goals, ratings, proposals, distribution, org_objectives: orgObjectives, group, ...rest } = context;
+  const strategy = change ? [change] : Array.isArray(changes) ? changes : [];
+  if (strategy.length) {
+    card("What changed", listOf(strategy, (c) => [h("strong", c.objective_title || c.objective_id), ` ${c.change === "dropped" ? "was dropped" : "changed"}`, c.reason ? h("div.small", c.reason) : null]));
+  }
+  if (Array.isArray(targets) && targets.length) {
+    const basis = { person: "your own results", role: "people in your role", department: "your department" };
+    card("Suggested targets", listOf(targets, (t) => [
+      h("strong", t.metric),
+      h("div", `Threshold ${t.threshold} · target ${t.target} · stretch ${t.stretch}${t.direction === "lower" ? " (lower is better)" : ""}`),
+      h("div.muted.small.suggestion-source", `From ${t.source.data_points} past results of ${basis[t.source.basis] || t.source.basis}, at the ${t.source.percentiles.join(" / ")} percentiles.`),
+    ]));
+  }
   if (Array.isArray(objectives) && objectives.length) {
-    card("Objectives to align with", listOf(objectives, (o) => [h("strong", o.title || o.id), o.level ? h("span.muted.small", ` · ${o.level === "org" ? "company" : o.level}`) : null]));
+    card("Objectives to align with", listOf(objectives, (o) => [h("strong", o.title || o.id), o.level ? h("span.muted.small", ` · ${o.level === "org" ? "company" : o.level === "manager" ? "your manager's goal" : o.level}`) : null]));
   }
   if (Array.isArray(orgObjectives) && orgObjectives.length) card("Company objectives", listOf(orgObjectives, (o) => o.title || o.id));
   if (Array.isArray(suggested) && suggested.length) card("Ideas from your last conversation", listOf(suggested, (idea) => idea));

@@ -1,0 +1,41 @@
+"""Browser steps for the goals page (`api/web/js/views/goals.js`)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from playwright.async_api import expect
+
+from tests.e2e.stack import EMPLOYEE
+
+if TYPE_CHECKING:
+    from tests.e2e.test_web import Browsing
+
+
+async def goals_page(b: Browsing) -> None:
+    """The manager opens the report's goals: what each aligns to, and the tree."""
+    page = b.page
+    await page.goto(f"{b.stack.base_url}/app/#/goals/{EMPLOYEE}")
+    rows = page.locator("#goals tbody tr")
+    await expect(rows).to_have_count(3)
+    first = page.locator("#goals tbody tr").first
+    await expect(first).to_contain_text("Cut onboarding time for new customers")
+    await expect(first).to_contain_text("Company objective")
+    # Approved, or in progress once a (simulated) check-in reported progress.
+    await expect(first).to_contain_text(re.compile("Approved|In progress"))
+    tree = page.locator("#tree")
+    await expect(tree.locator('[data-node="org-growth"]')).to_be_visible()
+    await expect(
+        tree.locator('[data-node="org-growth"]').get_by_text(
+            "Cut onboarding time for new customers"
+        )
+    ).to_be_visible()
+    await b.shot("manager-goals-of-report")
+
+
+async def coverage_card(b: Browsing) -> None:
+    """HR's cycle page shows how many goals are aligned, and who has none."""
+    section = b.page.locator("#coverage")
+    await expect(section).to_contain_text("goals aligned to an objective")
+    await expect(section.get_by_role("progressbar")).to_be_visible()
