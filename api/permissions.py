@@ -171,6 +171,16 @@ _PERMISSIONS = (
         roles=frozenset({Role.HR_ADMIN}),
     ),
     Permission("audit:read", "The audit trail.", roles=frozenset({Role.HR_ADMIN})),
+    Permission(
+        "payloads:decode",
+        "Decrypt Temporal payloads for Temporal UI (the codec server); audited.",
+        roles=frozenset({Role.OPS}),
+    ),
+    Permission(
+        "payloads:encode",
+        "Encrypt Temporal payloads (the codec server, for signals sent from Temporal UI).",
+        roles=frozenset({Role.OPS}),
+    ),
 )
 PERMISSIONS: dict[str, Permission] = {p.name: p for p in _PERMISSIONS}
 

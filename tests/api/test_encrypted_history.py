@@ -1,0 +1,126 @@
+"""Encrypted payloads end to end: a review submitted through the API to a real Temporal
+dev server never sits in clear in the workflow's history, nor in the logs; the worker
+(and an operator with the key ring, through the codec server) still reads it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.types import ClockSpec
+from api.app import create_app
+from perfloop.codec import ENCODING, KEY_ID
+from perfloop.logs import JsonFormatter
+from perfloop.settings import Settings
+from perfloop.temporal import connect
+from store.db import session_scope
+from tests.api.conftest import (
+    CYCLE_ID,
+    Token,
+    add_cycle,
+    add_tasks,
+    make_task,
+    publish_stock,
+    serve,
+    stock,
+)
+from tests.api.probe import FakeActivities, ProbeInput, SubmitProbeWorkflow
+
+pytestmark = pytest.mark.temporal
+
+SENTINEL = "sentinel-comment-7c1e0b9d"
+KEYS = f"ops-1={base64.b64encode(bytes(range(1, 33))).decode()}"
+
+
+async def test_a_submitted_review_is_never_in_clear_in_the_history_or_the_logs(
+    dev_server: WorkflowEnvironment,
+    settings: Settings,
+    db: str,
+    auth: Token,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    keyed = settings.model_copy(
+        update={
+            "payload_keys": SecretStr(KEYS),
+            "temporal_address": dev_server.client.service_client.config.target_host,
+            "temporal_namespace": dev_server.client.namespace,
+        }
+    )
+    publish_stock(db)
+    with session_scope(db) as session:
+        add_cycle(session)
+    now = datetime.now(UTC)
+    task = make_task(
+        "E012",
+        phase="evaluation",
+        kind="self_review",
+        form="self-review",
+        due=now + timedelta(days=14),
+    )
+    add_tasks(db, task)
+    fakes = FakeActivities()
+    task_queue = f"codec-{uuid.uuid4().hex[:8]}"
+    client = await connect(keyed)  # what the worker and the API use: encrypting
+    review = {
+        "competencies": {"ownership": 4},
+        "rating": 4,
+        "strengths": f"Led the migration. {SENTINEL}",
+        "improvements": "Delegate more.",
+    }
+
+    async with Worker(
+        client, task_queue=task_queue, workflows=[SubmitProbeWorkflow], activities=fakes.all()
+    ):
+        handle = await client.start_workflow(
+            SubmitProbeWorkflow.run,
+            ProbeInput(
+                task_id=task.task_id,
+                cycle_id=CYCLE_ID,
+                assignee_id="E012",
+                form_id="self-review",
+                form_schema=stock("annual-review", 1).canonical()["forms"]["self-review"],
+                due_at=task.due_at,
+                clock=ClockSpec(nominal_start=now, real_start=now),
+            ),
+            id=task.workflow_id,
+            task_queue=task_queue,
+        )
+        await asyncio.wait_for(fakes.task_opened.wait(), timeout=30)
+        async for http in serve(create_app(keyed)):  # the API's own Temporal client
+            submitted = await http.post(
+                f"/v1/tasks/{task.task_id}/submit",
+                json={"payload": review},
+                headers=auth("E012"),
+            )
+        await handle.signal(SubmitProbeWorkflow.finish)
+        assert await handle.result() == 1
+
+    assert submitted.status_code == 200, submitted.text
+    # The worker read it in clear: the activity got the review.
+    assert [s.payload for s in fakes.submissions] == [review]
+
+    # The raw history, read without the codec (what the server, its database and Temporal
+    # UI without a codec server hold): every payload is ciphertext under our key id.
+    raw = await dev_server.client.get_workflow_handle(task.workflow_id).fetch_history()
+    raw_bytes = b"".join(event.SerializeToString() for event in raw.events)
+    assert SENTINEL.encode() not in raw_bytes
+    assert SENTINEL not in raw.to_json()
+    assert ENCODING in raw_bytes
+    assert KEY_ID.encode() in raw_bytes
+    assert b"Delegate more" not in raw_bytes
+
+    # Nothing logged it either, in any format.
+    assert caplog.records, "the test captured the stack's logs"
+    formatter = JsonFormatter()
+    for record in caplog.records:
+        assert SENTINEL not in record.getMessage()
+        assert SENTINEL not in formatter.format(record)
