@@ -90,19 +90,24 @@ class HttpMetrics:
             return
         method = scope["method"]
         status = 500
-        context = {"request_id": _request_id(scope), "method": method}
-        token = REQUEST_CONTEXT.set(context)
+        request_id = _request_id(scope)
+
+        def correlation() -> dict[str, str]:
+            fields = {"request_id": request_id, "method": method}
+            if scope.get("route") is not None:
+                fields["route"] = route_template(scope)
+            for name in _CORRELATED_PARAMS:
+                value = (scope.get("path_params") or {}).get(name)
+                if isinstance(value, str):
+                    fields[name] = value
+            return fields
+
+        token = REQUEST_CONTEXT.set(correlation)
 
         async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                # The router has matched by now: correlation ids for later log lines.
-                context["route"] = route_template(scope)
-                for name in _CORRELATED_PARAMS:
-                    value = (scope.get("path_params") or {}).get(name)
-                    if isinstance(value, str):
-                        context[name] = value
             await send(message)
 
         HTTP_IN_FLIGHT.inc()

@@ -75,7 +75,9 @@ def api(
     from store.migrate import upgrade
 
     settings = get_settings()
+    _logging(False)
     upgrade(settings.effective_database_url)
+    json_logs = settings.log_format == "json"
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -83,6 +85,10 @@ def api(
         port=settings.api_port,
         reload=reload,
         proxy_headers=True,
+        # JSON: our handler formats uvicorn's records too; the access log (paths with ids
+        # in them) gives way to the HTTP metrics, labelled by route template.
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
+        access_log=not json_logs,
     )
 
 

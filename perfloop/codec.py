@@ -17,6 +17,10 @@ comma- or newline-separated; the **first** encrypts, every one decrypts. Rotatin
 adding a new key first and keeping the old ones until the histories they wrote have
 been deleted by the namespace's retention.
 
+Memo fields built with `public_memo` (the definition ref) are not encrypted, so the
+Temporal UI shows them without the codec server; search attributes never are (they hold
+ids only, see `perfloop.temporal.SEARCH_ATTRIBUTES`).
+
 Payloads without the encrypted encoding pass through `decode` unchanged: histories saved
 before encryption was turned on (and the replay corpus in `tests/histories/`) still read.
 """
@@ -213,6 +217,15 @@ def payload_codec(settings: Any) -> EncryptionCodec | None:
     """The codec for `settings`, or None when no payload key is configured."""
     text = key_ring_text(settings)
     return EncryptionCodec(KeyRing.parse(text)) if text is not None else None
+
+
+def public_memo(value: Any) -> Payload:
+    """`value` as a plain JSON payload, for a memo field that must stay readable without
+    the key ring (the definition ref Temporal UI shows): the SDK passes a ready `Payload`
+    through the codec untouched. Never use it for anything about a person."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    return pydantic_data_converter.payload_converter.to_payloads([value])[0]
 
 
 # --- the codec server's wire format (what Temporal UI and `temporal --codec-endpoint` send)

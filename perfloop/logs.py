@@ -10,10 +10,10 @@ logger, message and the correlation ids known where it was logged:
   route *template*, never the path with its ids filled in), `cycle_id` and `task_id`
   when the route has them.
 
-Nothing else is copied from a record: `extra=` fields, arguments and locals are left
-out, so a log line carries what its message says and ids, never a form's content.
-Messages are written by us and name ids only (cycle, task, employee ids), no names,
-e-mails, review text or pay.
+Nothing else is copied from a record: `extra=` fields other than `cycle_id`,
+`phase_id` and `task_id`, arguments and locals are left out, so a log line carries what
+its message says and ids, never a form's content. Messages are written by us and name
+ids only (cycle, task, employee ids), no names, e-mails, review text or pay.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-REQUEST_CONTEXT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
-    "perfloop_request_context", default=None
+REQUEST_CONTEXT: contextvars.ContextVar[Callable[[], Mapping[str, str]] | None] = (
+    contextvars.ContextVar("perfloop_request_context", default=None)
 )
-"""Correlation ids of the API request being served (set by `api.metrics`)."""
+"""Correlation ids of the API request being served (set by `api.metrics`): a callable,
+because the route and its ids are known only once the router has matched."""
 
 _TEMPORAL_FIELDS = (
     "workflow_id",
@@ -42,6 +43,10 @@ _TEMPORAL_FIELDS = (
     "task_queue",
     "namespace",
 )
+
+
+_ID_EXTRAS = ("cycle_id", "phase_id", "task_id")
+"""`extra=` fields copied when they are strings: ids, by their names."""
 
 
 def cycle_of_workflow(workflow_id: str) -> str | None:
@@ -68,9 +73,13 @@ class JsonFormatter(logging.Formatter):
                     value = details.get(name)
                     if value is not None and name not in entry:
                         entry[name] = value
+        for name in _ID_EXTRAS:
+            value = getattr(record, name, None)
+            if isinstance(value, str) and name not in entry:
+                entry[name] = value
         request = REQUEST_CONTEXT.get()
-        if request:
-            for name, value in request.items():
+        if request is not None:
+            for name, value in request().items():
                 entry.setdefault(name, value)
         workflow_id = entry.get("workflow_id")
         if isinstance(workflow_id, str) and "cycle_id" not in entry:

@@ -218,11 +218,17 @@ async def connect(
     tls: bool | None = True if getattr(settings, "temporal_tls", False) else None
     from perfloop.codec import payload_codec
 
+    codec = payload_codec(settings)
+    if codec is None and getattr(settings, "environment", None) == "production":
+        log.warning(
+            "no payload key ring (PERFLOOP_PAYLOAD_KEYS): review text and pay reach "
+            "Temporal's history in clear"
+        )
     try:
         return await Client.connect(
             target,
             namespace=namespace or settings.temporal_namespace,
-            data_converter=data_converter(payload_codec(settings)),
+            data_converter=data_converter(codec),
             api_key=api_key,
             tls=tls,
             runtime=runtime(),

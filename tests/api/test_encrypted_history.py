@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from activities.types import ClockSpec
 from api.app import create_app
-from perfloop.codec import ENCODING, KEY_ID
+from perfloop.codec import ENCODING, KEY_ID, public_memo
 from perfloop.logs import JsonFormatter
 from perfloop.settings import Settings
 from perfloop.temporal import connect
@@ -93,6 +93,7 @@ async def test_a_submitted_review_is_never_in_clear_in_the_history_or_the_logs(
             ),
             id=task.workflow_id,
             task_queue=task_queue,
+            memo={"definition": public_memo("annual-review@1"), "note": SENTINEL},
         )
         await asyncio.wait_for(fakes.task_opened.wait(), timeout=30)
         async for http in serve(create_app(keyed)):  # the API's own Temporal client
@@ -117,6 +118,13 @@ async def test_a_submitted_review_is_never_in_clear_in_the_history_or_the_logs(
     assert ENCODING in raw_bytes
     assert KEY_ID.encode() in raw_bytes
     assert b"Delegate more" not in raw_bytes
+    # The memo's definition ref stays readable without the codec; other memo fields do not.
+    described = await dev_server.client.get_workflow_handle(task.workflow_id).describe()
+    assert await described.memo_value("definition") == "annual-review@1"
+    assert (
+        described.raw_description.workflow_execution_info.memo.fields["note"].metadata["encoding"]
+        == ENCODING
+    )
 
     # Nothing logged it either, in any format.
     assert caplog.records, "the test captured the stack's logs"
