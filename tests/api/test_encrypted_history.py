@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,10 +18,12 @@ from temporalio.worker import Worker
 
 from activities.types import ClockSpec
 from api.app import create_app
+from api.auth import issue_dev_token
 from perfloop.codec import ENCODING, KEY_ID, public_memo
+from perfloop.dev import ApiServer
 from perfloop.logs import JsonFormatter
 from perfloop.settings import Settings
-from perfloop.temporal import connect
+from perfloop.temporal import connect, free_port, temporal_binary
 from store.db import session_scope
 from tests.api.conftest import (
     CYCLE_ID,
@@ -38,6 +41,60 @@ pytestmark = pytest.mark.temporal
 
 SENTINEL = "sentinel-comment-7c1e0b9d"
 KEYS = f"ops-1={base64.b64encode(bytes(range(1, 33))).decode()}"
+
+
+def payload_text(history_json: str) -> str:
+    """Every payload's data in a `temporal workflow show --output json`, base64-decoded."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("data"), str) and isinstance(node.get("metadata"), dict):
+                found.append(base64.b64decode(node["data"]).decode(errors="replace"))
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(json.loads(history_json))
+    assert found, "the history has payloads"
+    return "\n".join(found)
+
+
+async def show_with_codec(settings: Settings, workflow_id: str, *, codec: bool = True) -> str:
+    """`temporal workflow show` with the API (uvicorn, this loop) as its codec server."""
+    api_settings = settings.model_copy(update={"api_port": free_port()})
+    api = ApiServer(api_settings)
+    serving = asyncio.create_task(api.serve())
+    try:
+        while not api.started:  # noqa: ASYNC110 - uvicorn only has a flag
+            await asyncio.sleep(0.02)
+        token = issue_dev_token(settings, "OPS1", ("ops",))
+        endpoint = f"http://127.0.0.1:{api_settings.api_port}/v1/codec"
+        args = ["--codec-endpoint", endpoint, "--codec-auth", f"Bearer {token}"] if codec else []
+        process = await asyncio.create_subprocess_exec(
+            temporal_binary(),
+            "workflow",
+            "show",
+            "--workflow-id",
+            workflow_id,
+            "--address",
+            settings.temporal_address,
+            "--namespace",
+            settings.temporal_namespace,
+            "--output",
+            "json",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        assert process.returncode == 0, err.decode()
+        return out.decode()
+    finally:
+        api.exit()
+        await serving
 
 
 async def test_a_submitted_review_is_never_in_clear_in_the_history_or_the_logs(
@@ -125,6 +182,11 @@ async def test_a_submitted_review_is_never_in_clear_in_the_history_or_the_logs(
         described.raw_description.workflow_execution_info.memo.fields["note"].metadata["encoding"]
         == ENCODING
     )
+
+    # An operator reads it through the codec server, as Temporal UI and CLI do.
+    shown = await show_with_codec(keyed, task.workflow_id)
+    assert SENTINEL in payload_text(shown)
+    assert SENTINEL not in payload_text(await show_with_codec(keyed, task.workflow_id, codec=False))
 
     # Nothing logged it either, in any format.
     assert caplog.records, "the test captured the stack's logs"
