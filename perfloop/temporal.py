@@ -166,7 +166,14 @@ def runtime(metrics_address: str | None = None) -> Runtime:
     global _runtime, _runtime_metrics
     if _runtime is None:
         _runtime_metrics = metrics_address or None
-        _runtime = Runtime(telemetry=telemetry_config(metrics_address))
+        try:
+            _runtime = Runtime(telemetry=telemetry_config(metrics_address))
+        except Exception as exc:  # the metrics port is taken: run without SDK metrics
+            if not metrics_address:
+                raise
+            log.warning("Temporal SDK metrics not served on %s: %s", metrics_address, exc)
+            _runtime_metrics = None
+            _runtime = Runtime(telemetry=telemetry_config(None))
     elif metrics_address:
         log.warning(
             "the Temporal SDK runtime was created before its metrics address %s was known; "
