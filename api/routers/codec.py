@@ -19,7 +19,7 @@ from api.permissions import Access, permit
 from api.schemas.codec import Payloads, PayloadsPublic
 from api.services import codec as service
 
-router = APIRouter(prefix="/codec", tags=["codec"], responses=error_responses(403, 422))
+router = APIRouter(prefix="/codec", tags=["codec"], responses=error_responses(403, 413, 422))
 
 
 @router.post("/decode", summary="Decrypt Temporal payloads (ops; audited)")
