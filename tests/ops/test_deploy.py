@@ -203,3 +203,26 @@ def test_the_dockerfile_copies_every_package_and_runs_perfloop() -> None:
     assert 'ENTRYPOINT ["perfloop"]' in text
     assert "USER 10001" in text
     assert "PERFLOOP_SDK_METRICS_ADDRESS=0.0.0.0:9464" in text
+
+
+def test_grafana_is_provisioned_with_the_dashboard_and_prometheus() -> None:
+    services = compose()["services"]
+    mounts = dict(volume.split(":")[:2] for volume in services["grafana"]["volumes"])
+    grafana = DEPLOY / "grafana"
+    provider = YAML(typ="safe").load(
+        (grafana / "provisioning/dashboards/perfloop.yaml").read_text()
+    )
+    folder = provider["providers"][0]["options"]["path"]
+    assert mounts["./grafana/dashboards"] == folder
+    assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+    source = YAML(typ="safe").load(
+        (grafana / "provisioning/datasources/prometheus.yaml").read_text()
+    )
+    (datasource,) = source["datasources"]
+    assert datasource["type"] == "prometheus"
+    assert datasource["url"] == "http://prometheus:9090"
+    assert "prometheus" in services
+    dashboard = json.loads((grafana / "dashboards" / "perfloop.json").read_text())
+    assert dashboard["uid"] == "perfloop-overview"
+    titles = {panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"}
+    assert titles == {"Cycle progress", "Overdue tasks", "Submissions", "Worker health"}
