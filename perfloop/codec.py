@@ -191,6 +191,25 @@ class EncryptionCodec(PayloadCodec):
         return self.decode_sync(payloads)
 
 
+class NoKeyCodec(PayloadCodec):
+    """The codec of a process without a key ring: plain payloads both ways, and a clear
+    error (instead of "unknown encoding") when it meets an encrypted one."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        for payload in payloads:
+            if payload.metadata.get("encoding") == ENCODING:
+                key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
+                raise PayloadKeyError(
+                    f"this payload is encrypted (key {key_id!r}) and this process has no "
+                    "payload key ring: set PERFLOOP_PAYLOAD_KEYS (or PERFLOOP_HOME to the "
+                    "data folder of `perfloop dev`, which holds payload-keys)"
+                )
+        return list(payloads)
+
+
 def key_ring_text(settings: Any) -> str | None:
     """The key ring's text from settings: the variable, the named file, or
     `<home>/payload-keys` when it exists; None when no key is configured."""

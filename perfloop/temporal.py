@@ -223,7 +223,7 @@ async def connect(
         ) or None
     # None lets the SDK decide: TLS when an API key is given, plain otherwise.
     tls: bool | None = True if getattr(settings, "temporal_tls", False) else None
-    from perfloop.codec import payload_codec
+    from perfloop.codec import NoKeyCodec, payload_codec
 
     codec = payload_codec(settings)
     if codec is None and getattr(settings, "environment", None) == "production":
@@ -231,11 +231,16 @@ async def connect(
             "no payload key ring (PERFLOOP_PAYLOAD_KEYS): review text and pay reach "
             "Temporal's history in clear"
         )
+    converter = (
+        data_converter(codec)
+        if codec is not None
+        else dataclasses.replace(data_converter(), payload_codec=NoKeyCodec())
+    )
     try:
         return await Client.connect(
             target,
             namespace=namespace or settings.temporal_namespace,
-            data_converter=data_converter(codec),
+            data_converter=converter,
             api_key=api_key,
             tls=tls,
             runtime=runtime(),

@@ -18,6 +18,7 @@ from perfloop.codec import (
     KEY_ID,
     EncryptionCodec,
     KeyRing,
+    NoKeyCodec,
     PayloadKeyError,
     ensure_key_file,
     new_key_entry,
@@ -75,6 +76,17 @@ async def test_unknown_key_and_tampering_are_refused() -> None:
     relabelled.data = sealed.data[:-1] + bytes([sealed.data[-1] ^ 1])
     with pytest.raises(PayloadKeyError, match="does not authenticate"):
         await codec.decode([relabelled])
+
+
+async def test_a_process_without_keys_says_so_when_it_meets_ciphertext() -> None:
+    sealed = await EncryptionCodec(KeyRing.parse(key("k1", 1))).encode([payload("x")])
+    plain = [payload("y")]
+    codec = NoKeyCodec()
+
+    assert await codec.encode(plain) == plain
+    assert await codec.decode(plain) == plain
+    with pytest.raises(PayloadKeyError, match="no payload key ring"):
+        await codec.decode(sealed)
 
 
 async def test_plain_payloads_pass_through_decode() -> None:
