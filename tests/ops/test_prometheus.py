@@ -45,7 +45,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_alert_rules_are_valid() -> None:
     result = promtool("check", "rules", str(RULES))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert "SUCCESS: 8 rules found" in result.stdout
 
 
 def test_the_alert_rules_pass_their_unit_tests() -> None:
@@ -146,7 +146,7 @@ def test_prometheus_scrapes_a_running_stack(
             assert len(slots) == 1
             rules = http.get(f"{base}/api/v1/rules").json()["data"]["groups"]
             loaded = [rule for group in rules for rule in group["rules"]]
-            assert len(loaded) == 7
+            assert len(loaded) == 8
             assert {rule["health"] for rule in loaded} <= {"ok", "unknown"}
     finally:
         stop_dev(process, signal.SIGTERM)
