@@ -93,7 +93,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(log_format: str = "text", *, verbose: bool = False) -> None:
-    """Root handler on stderr in `log_format`; perfloop's own loggers at INFO (DEBUG)."""
+    """Root handler on stderr in `log_format`; perfloop's own loggers at INFO (DEBUG), and
+    in JSON the activities' and workflows' INFO lines too."""
     root = logging.getLogger()
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
@@ -110,5 +111,7 @@ def configure_logging(log_format: str = "text", *, verbose: bool = False) -> Non
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.getLogger("perfloop").setLevel(logging.DEBUG if verbose else logging.INFO)
-    for name in ("activities", "workflows", "api", "temporalio.activity", "temporalio.workflow"):
-        logging.getLogger(name).setLevel(logging.INFO)
+    if log_format == "json":
+        # A log collector wants the engine's progress lines too (a terminal does not).
+        for name in ("activities", "api", "temporalio.activity", "temporalio.workflow"):
+            logging.getLogger(name).setLevel(logging.INFO)
