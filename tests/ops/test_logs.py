@@ -98,7 +98,11 @@ async def test_api_requests_set_request_ids_and_route_templates() -> None:
 def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    names = ("perfloop", "activities", "api", "temporalio.activity", "temporalio.workflow")
+    levels = {name: logging.getLogger(name).level for name in names}
     yield
+    for name, previous in levels.items():
+        logging.getLogger(name).setLevel(previous)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in handlers:
