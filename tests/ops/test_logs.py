@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from temporalio import activity, workflow
 
 from api.metrics import HttpMetrics
 from perfloop.logs import JsonFormatter, configure_logging, cycle_of_workflow
@@ -100,7 +101,12 @@ def restore_logging() -> Iterator[None]:
     handlers, level = list(root.handlers), root.level
     names = ("perfloop", "activities", "api", "temporalio.activity", "temporalio.workflow")
     levels = {name: logging.getLogger(name).level for name in names}
+    on_message = (
+        activity.logger.activity_info_on_message,
+        workflow.logger.workflow_info_on_message,
+    )
     yield
+    activity.logger.activity_info_on_message, workflow.logger.workflow_info_on_message = on_message
     for name, previous in levels.items():
         logging.getLogger(name).setLevel(previous)
     for handler in list(root.handlers):
