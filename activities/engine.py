@@ -37,6 +37,7 @@ from activities.types import (
     LaunchParticipantsResult,
     ParticipantProfile,
 )
+from perfloop.codec import public_memo
 from workflows.messages import ParticipantInput, participant_workflow_id
 from workflows.participant import participant_search_attributes
 
@@ -106,6 +107,8 @@ class EngineActivities:
             if input.use_search_attributes
             else None
         )
+        # Readable in Temporal UI without the codec server (the ref is no personal data).
+        memo = {"definition": public_memo(input.pinned.ref)}
 
         async def launch(target: _Target) -> None:
             profile = ParticipantProfile.model_validate(
@@ -128,7 +131,7 @@ class EngineActivities:
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     search_attributes=search_attributes,
-                    memo={"definition": input.pinned.ref},
+                    memo=memo,
                 )
             except WorkflowAlreadyStartedError:
                 # Ran before and finished: REJECT_DUPLICATE keeps it at one run.

@@ -30,10 +30,12 @@ from api.deps import authenticated
 from api.errors import error_responses, install_error_handlers
 from api.idempotency import install_idempotency
 from api.limits import BodySizeLimit
+from api.metrics import install_observability
 from api.permissions import ensure_declared
 from api.routers import (
     analytics,
     audit,
+    codec,
     cycles,
     definitions,
     dev,
@@ -100,6 +102,7 @@ def create_app(
     # claimed request's answer back until it is stored).
     install_idempotency(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    install_observability(app, settings)
 
     v1 = APIRouter(
         prefix="/v1",
@@ -107,6 +110,7 @@ def create_app(
         responses=error_responses(401, 422, 503),
     )
     v1.include_router(audit.router)
+    v1.include_router(codec.router)
     v1.include_router(cycles.router)
     v1.include_router(employees.router)
     v1.include_router(performance_files.router)

@@ -207,6 +207,16 @@ _PERMISSIONS = (
         "Alignment coverage of a cycle: HR admins; HRBPs per department.",
         roles=frozenset({Role.HR_ADMIN, Role.HRBP}),
     ),
+    Permission(
+        "payloads:decode",
+        "Decrypt Temporal payloads for Temporal UI (the codec server); audited.",
+        roles=frozenset({Role.OPS}),
+    ),
+    Permission(
+        "payloads:encode",
+        "Encrypt Temporal payloads (the codec server, for signals sent from Temporal UI).",
+        roles=frozenset({Role.OPS}),
+    ),
 )
 PERMISSIONS: dict[str, Permission] = {p.name: p for p in _PERMISSIONS}
 

@@ -9,7 +9,6 @@ demo` runs a whole cycle with simulated people in a couple of minutes.
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -21,11 +20,29 @@ app = typer.Typer()
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("perfloop").setLevel(logging.DEBUG if verbose else logging.INFO)
+    from perfloop.logs import configure_logging
+    from perfloop.settings import get_settings
+
+    configure_logging(get_settings().log_format, verbose=verbose)
+
+
+DEV_SDK_METRICS_PORT = 9464
+"""Where `perfloop dev` serves the SDK's metrics unless PERFLOOP_SDK_METRICS_ADDRESS says."""
+
+
+def _sdk_runtime(*, dev: bool = False) -> None:
+    """Create the SDK runtime first, with its Prometheus exporter when configured
+    (`perfloop dev`: on 127.0.0.1:9464 by default, when that port is free)."""
+    from perfloop.settings import get_settings
+    from perfloop.temporal import port_is_free, runtime
+
+    settings = get_settings()
+    address = settings.sdk_metrics_address
+    if address is None and dev:
+        host = settings.api_host
+        if port_is_free(host, DEV_SDK_METRICS_PORT):
+            address = f"{host}:{DEV_SDK_METRICS_PORT}"
+    runtime(address)
 
 
 @app.command()
@@ -41,6 +58,7 @@ def worker(
     from perfloop.worker import run_worker
 
     _logging(verbose)
+    _sdk_runtime()
     asyncio.run(run_worker(get_settings()))
 
 
@@ -57,7 +75,9 @@ def api(
     from store.migrate import upgrade
 
     settings = get_settings()
+    _logging(False)
     upgrade(settings.effective_database_url)
+    json_logs = settings.log_format == "json"
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -65,6 +85,10 @@ def api(
         port=settings.api_port,
         reload=reload,
         proxy_headers=True,
+        # JSON: our handler formats uvicorn's records too; the access log (paths with ids
+        # in them) gives way to the HTTP metrics, labelled by route template.
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
+        access_log=not json_logs,
     )
 
 
@@ -88,6 +112,7 @@ def dev(
     from perfloop.settings import get_settings
 
     _logging(verbose)
+    _sdk_runtime(dev=True)
     asyncio.run(run_dev(get_settings(), start_temporal=temporal))
 
 

@@ -38,6 +38,7 @@ from activities.types import ClockSpec
 from definitions.errors import PerfloopError
 from definitions.models import CycleDefinition
 from definitions.pinned import PinnedDefinition
+from perfloop.codec import public_memo
 from workflows.messages import (
     CancelCycleInput,
     CancelParticipantInput,
@@ -202,7 +203,7 @@ async def start_cycle(
             search_attributes=(
                 cycle_search_attributes(cycle_id, pinned.ref) if use_search_attributes else None
             ),
-            memo={"definition": pinned.ref},
+            memo={"definition": public_memo(pinned.ref)},
         )
     except WorkflowAlreadyStartedError:
         raise CycleConflictError(

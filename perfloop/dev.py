@@ -112,6 +112,20 @@ def split_address(address: str) -> tuple[str, int]:
     return ("127.0.0.1" if host == "localhost" else host), int(port)
 
 
+def ensure_dev_payload_key(settings: Settings) -> Path | None:
+    """Create `<home>/payload-keys` on first start, so the embedded stack encrypts
+    Temporal payloads by default; nothing when a key ring is configured elsewhere."""
+    from perfloop.codec import ensure_key_file
+
+    if settings.payload_keys is not None or settings.payload_keys_file is not None:
+        return None
+    existed = (settings.home / "payload-keys").exists()
+    path = ensure_key_file(settings.home)
+    if not existed:
+        note(f"created the payload key {path} (Temporal payloads are encrypted with it)")
+    return path
+
+
 class ApiServer:
     """uvicorn serving `api.app:create_app(settings)` inside our event loop.
 
@@ -170,6 +184,10 @@ class DevStack:
         if self.temporal_ui:
             yield "Temporal UI", self.temporal_ui
         yield "Metrics", f"{self.api_url}/metrics"
+        from perfloop.temporal import runtime_metrics_address
+
+        if sdk := runtime_metrics_address():
+            yield "SDK metrics", f"http://{sdk}/metrics"
         yield "Temporal", self.temporal_address
 
 
@@ -207,6 +225,7 @@ async def run_dev(
             note(f"starting Temporal (data in {server.db_path}, log in {server.log_path})")
             await _until_stopped(server.start(), stop)
         published, loaded = await _until_stopped(asyncio.to_thread(prepare_store, settings), stop)
+        ensure_dev_payload_key(settings)
         client = await _until_stopped(connect(settings), stop)
         await ensure_search_attributes(client)
         stack = DevStack(

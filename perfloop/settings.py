@@ -121,6 +121,29 @@ class Settings(BaseSettings):
         default=300, ge=0, description="How long fetched signing keys are reused."
     )
 
+    # --- operations: encrypted payloads, metrics, logs (`perfloop/codec.py`) ----------
+    payload_keys: SecretStr | None = Field(
+        default=None,
+        description="Key ring for Temporal payloads: `id=base64(32 bytes)` entries, comma-"
+        "separated; the first encrypts, all decrypt. Unset: PAYLOAD_KEYS_FILE, then "
+        "<home>/payload-keys (which `perfloop dev` creates); none of them: plain payloads.",
+    )
+    payload_keys_file: Path | None = Field(
+        default=None, description="A file holding the key ring (one entry a line)."
+    )
+    codec_cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("http://127.0.0.1:8233", "http://localhost:8233"),
+        description="Origins (the Temporal UI's) allowed to call /v1/codec/* from a browser.",
+    )
+    sdk_metrics_address: str | None = Field(
+        default=None,
+        description="host:port where the worker process serves the Temporal SDK's "
+        "Prometheus metrics (`perfloop worker` and `perfloop dev`); unset: none.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`json`: one JSON object a line, with correlation ids."
+    )
+
     # --- data-subject requests (`api/services/dsr.py`) ---------------------------------
     retention_keep: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("results", "audit"),
@@ -171,13 +194,16 @@ class Settings(BaseSettings):
         "smtp_password",
         "webhook_url",
         "webhook_secret",
+        "payload_keys",
+        "payload_keys_file",
+        "sdk_metrics_address",
         mode="before",
     )
     @classmethod
     def _empty_integration_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("oidc_algorithms", "retention_keep", mode="before")
+    @field_validator("oidc_algorithms", "retention_keep", "codec_cors_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

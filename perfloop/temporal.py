@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import json
 import logging
 import os
@@ -38,10 +39,15 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
+    PrometheusConfig,
     Runtime,
     TelemetryConfig,
     TelemetryFilter,
@@ -111,29 +117,75 @@ class TemporalUnavailableError(PerfloopError):
 # --- client ---------------------------------------------------------------------------
 
 
-def data_converter() -> DataConverter:
-    """The one data converter of the engine: pydantic v2 models as JSON payloads."""
-    return pydantic_data_converter
+def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
+    """The one data converter of the engine: pydantic v2 models as JSON payloads.
+
+    With `codec` (`perfloop.codec.payload_codec(settings)`), every payload is encrypted
+    before it reaches Temporal, and failure messages and stack traces are moved into an
+    encoded payload too (they can quote the data that failed).
+    """
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 _runtime: Runtime | None = None
+_runtime_metrics: str | None = None
 
 
-def runtime() -> Runtime:
+def telemetry_config(metrics_address: str | None = None) -> TelemetryConfig:
+    """Core's log lines forwarded to Python logging; Prometheus metrics on
+    `metrics_address` when given (durations in seconds, as Prometheus expects)."""
+    return TelemetryConfig(
+        logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+        ),
+        metrics=(
+            PrometheusConfig(bind_address=metrics_address, durations_as_seconds=True)
+            if metrics_address
+            else None
+        ),
+    )
+
+
+def runtime(metrics_address: str | None = None) -> Runtime:
     """The process's SDK runtime, with Core's own log lines (warnings and up) forwarded to
     Python logging as `temporalio.core.*`, so they follow the process's logging set-up
-    (format, level, file) instead of going straight to stderr."""
-    global _runtime
+    (format, level, file) instead of going straight to stderr.
+
+    `metrics_address` (`host:port`, from `PERFLOOP_SDK_METRICS_ADDRESS`) makes the SDK
+    serve its own Prometheus metrics there (task slots, schedule-to-start latency, poll
+    and request failures, sticky cache). It only counts for the call that creates the
+    runtime: `perfloop worker` and `perfloop dev` make that call first.
+    """
+    global _runtime, _runtime_metrics
     if _runtime is None:
-        _runtime = Runtime(
-            telemetry=TelemetryConfig(
-                logging=LoggingConfig(
-                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
-                    forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
-                )
-            )
+        _runtime_metrics = metrics_address or None
+        try:
+            _runtime = Runtime(telemetry=telemetry_config(metrics_address))
+        except Exception as exc:  # the metrics port is taken: run without SDK metrics
+            if not metrics_address:
+                raise
+            log.warning("Temporal SDK metrics not served on %s: %s", metrics_address, exc)
+            _runtime_metrics = None
+            _runtime = Runtime(telemetry=telemetry_config(None))
+    elif metrics_address:
+        log.warning(
+            "the Temporal SDK runtime was created before its metrics address %s was known; "
+            "SDK metrics are not served",
+            metrics_address,
         )
     return _runtime
+
+
+def runtime_metrics_address() -> str | None:
+    """Where this process's SDK serves Prometheus metrics, if it does."""
+    return _runtime_metrics
 
 
 def runtime_started() -> bool:
@@ -157,7 +209,8 @@ async def connect(
     """A client for the configured server, with the pydantic data converter.
 
     TLS and an API key (Temporal Cloud) are used when the settings carry
-    `temporal_tls` / `temporal_api_key`; the embedded dev server needs neither.
+    `temporal_tls` / `temporal_api_key`; the embedded dev server needs neither. Payloads
+    are encrypted when the settings hold a payload key ring (`perfloop.codec`).
     """
     target = address or settings.temporal_address
     api_key_setting = getattr(settings, "temporal_api_key", None)
@@ -170,11 +223,24 @@ async def connect(
         ) or None
     # None lets the SDK decide: TLS when an API key is given, plain otherwise.
     tls: bool | None = True if getattr(settings, "temporal_tls", False) else None
+    from perfloop.codec import NoKeyCodec, payload_codec
+
+    codec = payload_codec(settings)
+    if codec is None and getattr(settings, "environment", None) == "production":
+        log.warning(
+            "no payload key ring (PERFLOOP_PAYLOAD_KEYS): review text and pay reach "
+            "Temporal's history in clear"
+        )
+    converter = (
+        data_converter(codec)
+        if codec is not None
+        else dataclasses.replace(data_converter(), payload_codec=NoKeyCodec())
+    )
     try:
         return await Client.connect(
             target,
             namespace=namespace or settings.temporal_namespace,
-            data_converter=data_converter(),
+            data_converter=converter,
             api_key=api_key,
             tls=tls,
             runtime=runtime(),

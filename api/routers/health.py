@@ -1,14 +1,15 @@
 """Probes and metrics, the only routes without a token.
 
 `/healthz`: the process is up (liveness). `/readyz`: the store and Temporal both answer
-(readiness); 503 with the failing check otherwise. `/metrics`: Prometheus text format.
+(readiness); 503 with the failing check otherwise. `/metrics`: Prometheus text format
+(HTTP, process and business metrics; see `api.metrics`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import BaseModel
 
@@ -46,5 +47,10 @@ async def readyz(state: StateDep, response: Response) -> Readiness:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request) -> Response:
+    """The process's metrics (HTTP, Python runtime) and the business metrics read from
+    the store (`perfloop.business_metrics`)."""
+    from api.metrics import business_registry
+
+    body = generate_latest(REGISTRY) + generate_latest(business_registry(request.app))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
