@@ -49,6 +49,9 @@ class ActivityName:
     APPLY_BUDGET = "apply_budget"
     SYNC_RESULTS = "sync_results"
     CLOSE_CYCLE = "close_cycle"
+    MONITORING_SIGNALS = "monitoring_signals"
+    RECORD_ANOMALY = "record_anomaly"
+    PULL_PROGRESS = "pull_progress"
 
 
 # --- people ---------------------------------------------------------------------------
@@ -350,3 +353,58 @@ class ResultProposal(Message):
 
 # Resolve the forward reference to ClockSpec in LaunchParticipantsInput.
 LaunchParticipantsInput.model_rebuild()
+
+
+# --- monitoring: anomaly rules and progress sources ------------------------------------
+
+
+class MonitoringSignalsInput(Message):
+    """Compute a participant's anomaly-rule variables at nominal time `at`."""
+
+    cycle_id: str
+    employee_id: str
+    phase_id: str
+    opens: datetime
+    due: datetime
+    at: datetime
+
+
+class MonitoringSignals(Message):
+    """The documented anomaly-rule variables (`participant` is added by the workflow)."""
+
+    values: dict[str, float]
+
+
+class RecordAnomalyInput(Message):
+    """One firing of an anomaly rule: stored, put on the timeline, and (for `coach` and
+    `notify`) sent to the manager. `anomaly_key` makes a retry a no-op."""
+
+    anomaly_key: str
+    cycle_id: str
+    employee_id: str
+    manager_id: str | None
+    phase_id: str
+    rule_id: str
+    action: Literal["coach", "notify", "flag"]
+    description: str | None = None
+    evidence: dict[str, float]
+    task_id: str | None = None
+    fired_at: datetime
+    rests_until: datetime
+
+
+class PullProgressInput(Message):
+    """Pull one participant's progress from a project tool (`kind` names the adapter)."""
+
+    cycle_id: str
+    employee_id: str
+    source_id: str
+    kind: Literal["github_issues"]
+    url: str
+    secret_env: str | None = None
+    at: datetime
+
+
+class PullProgressResult(Message):
+    seen: int = 0
+    stored: int = 0

@@ -83,6 +83,7 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """The engine's activities, wired to the store, the HRIS and the notifier."""
     from activities.engine import EngineActivities
+    from activities.monitoring import MonitoringActivities
     from activities.notify.activity import NotifyActivities
     from activities.records import RecordActivities
     from activities.sync import ResultsSyncActivities
@@ -96,6 +97,7 @@ def build_activities(
     notifier = notifier if notifier is not None else build_notifier(settings, session_factory)
     return activity_methods(
         RecordActivities(session_factory, hris, notifier),
+        MonitoringActivities(session_factory, notifier),
         ResultsSyncActivities(session_factory, hris),
         NotifyActivities(notifier),
         EngineActivities(client, settings, session_factory),
