@@ -50,8 +50,10 @@ class GitHubIssuesAdapter:
         *,
         timeout: float = 10.0,
         client: httpx.AsyncClient | None = None,
+        per_page: int = PER_PAGE,
     ) -> None:
         self._url = url.rstrip("/")
+        self._per_page = per_page
         self._token = token
         self._timeout = timeout
         self._client = client
@@ -128,9 +130,11 @@ class GitHubIssuesAdapter:
     ) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for page in range(1, MAX_PAGES + 1):
-            body = await self._get(client, path, {**params, "per_page": PER_PAGE, "page": page})
+            body = await self._get(
+                client, path, {**params, "per_page": self._per_page, "page": page}
+            )
             found.extend(item for item in body if isinstance(item, dict))
-            if len(body) < PER_PAGE:
+            if len(body) < self._per_page:
                 break
         return found
 
