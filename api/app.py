@@ -41,6 +41,7 @@ from api.routers import (
     health,
     me,
     performance_files,
+    progress_events,
     tasks,
     teams,
 )
@@ -116,6 +117,11 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(v1)
+    # The one /v1 route authenticated by an HMAC signature, not a bearer token (see
+    # api.permissions.permit_signed): outside the bearer router on purpose.
+    app.include_router(
+        progress_events.router, prefix="/v1", responses=error_responses(401, 422, 503)
+    )
     if settings.environment != "production":
         app.include_router(dev.router)
     mount_web(app)
