@@ -35,6 +35,7 @@ from api.routers import (
     analytics,
     audit,
     cycles,
+    dashboards,
     definitions,
     dev,
     employees,
@@ -114,6 +115,7 @@ def create_app(
     v1.include_router(me.router)
     v1.include_router(tasks.router)
     v1.include_router(teams.router)
+    v1.include_router(dashboards.router)
 
     app.include_router(health.router)
     app.include_router(v1)

@@ -58,7 +58,7 @@ def live_goals(session: Session, cycle_id: str, employee_id: str) -> list[Goal]:
     )
 
 
-def _confidence(payload: dict[str, Any]) -> float:
+def confidence_of(payload: dict[str, Any]) -> float:
     values = [
         float(item["confidence"])
         for item in payload.get("goals", [])
@@ -105,8 +105,8 @@ def signals(
     )
     last = checkins[0] if checkins else None
     since = last.at if last is not None else opens
-    confidence = _confidence(last.payload) if last is not None else 0.0
-    trend = confidence - _confidence(checkins[1].payload) if len(checkins) > 1 else 0.0
+    confidence = confidence_of(last.payload) if last is not None else 0.0
+    trend = confidence - confidence_of(checkins[1].payload) if len(checkins) > 1 else 0.0
     missed = 0
     for status in session.scalars(
         select(Task.status)
