@@ -71,6 +71,12 @@ def checkin(who: str, *, due: datetime) -> Task:
 
 @pytest.fixture
 def team(seeded: str) -> str:
+    return seed_team(seeded)
+
+
+def seed_team(seeded: str) -> str:
+    """M1 manages A1 (behind plan, anomalies, an overdue check-in, milestones) and B1, in
+    the running cycle of a store seeded with annual-review@1."""
     coaching_open = make_task(
         "M1", subject="A1", phase="monitoring", kind="coaching", form="coaching",
         due=NOW + timedelta(days=3),

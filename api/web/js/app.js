@@ -5,6 +5,7 @@ import { signinView } from "./views/signin.js";
 import { inboxView } from "./views/inbox.js";
 import { taskView } from "./views/task.js";
 import { teamView } from "./views/team.js";
+import { dashboardView } from "./views/dashboard.js";
 import { cycleView, cyclesView } from "./views/hr.js";
 
 const ROUTES = [
@@ -12,6 +13,7 @@ const ROUTES = [
   { pattern: /^\/inbox(?:\/(done))?$/, view: inboxView, nav: "inbox" },
   { pattern: /^\/tasks\/(.+)$/, view: taskView, nav: "inbox" },
   { pattern: /^\/team$/, view: teamView, nav: "team" },
+  { pattern: /^\/team\/dashboard(?:\/([^/]+))?$/, view: dashboardView, nav: "dashboard" },
   { pattern: /^\/hr$/, view: cyclesView, nav: "hr", roles: ["hr-admin", "hrbp", "ops"] },
   { pattern: /^\/hr\/cycles\/([^/]+)$/, view: cycleView, nav: "hr", roles: ["hr-admin", "hrbp", "ops"] },
 ];
@@ -51,6 +53,7 @@ function renderChrome(route) {
     h("li", h("a", { href, "data-nav": key, "aria-current": route.nav === key ? "page" : null }, icon(iconName), h("span", label), extra));
   const items = [link("inbox", "#/inbox", "My inbox", "inbox", h("span.count", { hidden: true }))];
   if (person.direct_reports > 0) items.push(link("team", "#/team", "My team", "team"));
+  if (person.direct_reports > 0) items.push(link("dashboard", "#/team/dashboard", "Team dashboard", "chart"));
   if (session.hasRole("hr-admin", "hrbp", "ops")) {
     items.push(h("li.nav-section", "People operations"));
     items.push(link("hr", "#/hr", "Review cycles", "chart"));
