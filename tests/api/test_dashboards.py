@@ -241,3 +241,26 @@ async def test_unknown_managers_and_cycles_are_404(
     assert other.json()["error"]["type"] == "CycleNotFound"
     assert hidden.status_code == 404, "a report may not see their manager's dashboard"
     assert hidden.json()["error"]["type"] == missing.json()["error"]["type"] == "EmployeeNotFound"
+
+
+async def test_data_subject_requests_cover_progress_events_and_anomalies(
+    client: AsyncClient, team: str, auth: Token
+) -> None:
+    hr = auth("H1", "hr-admin")
+    export = await client.get("/v1/employees/A1/export", headers=hr)
+    assert export.status_code == 200, export.text
+    sections = export.json()["sections"]
+    assert len(sections["progress_events"]) == 2
+    assert len(sections["anomalies"]) == 4
+    assert {a["manager_id"] for a in sections["anomalies"]} == {"redacted"}
+
+    erased = await client.post("/v1/employees/M1/erase", json={"reason": "DSR-1"}, headers=hr)
+    assert erased.status_code == 200, erased.text
+    with session_scope(team) as session:
+        assert set(session.scalars(select(Anomaly.manager_id))) == {"erased"}
+
+    erased = await client.post("/v1/employees/A1/erase", json={"reason": "DSR-2"}, headers=hr)
+    assert erased.status_code == 200, erased.text
+    with session_scope(team) as session:
+        assert session.scalars(select(Anomaly)).all() == []
+        assert session.scalars(select(ProgressEvent)).all() == []
