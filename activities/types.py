@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from definitions.models import EvaluationPhase, Participants, ResultsPhase
+from definitions.models import EvaluationPhase, MonitoringPhase, Participants, ResultsPhase
 from definitions.pinned import PinnedDefinition
 
 
@@ -408,3 +408,35 @@ class PullProgressInput(Message):
 class PullProgressResult(Message):
     seen: int = 0
     stored: int = 0
+
+
+class MonitorInput(Message):
+    """What `MonitorWorkflow` (a participant's monitoring-phase child) runs on."""
+
+    cycle_id: str
+    participant_workflow_id: str
+    profile: ParticipantProfile
+    phase: MonitoringPhase
+    clock: ClockSpec
+    opens: datetime
+    due: datetime
+    manager_id: str | None = None
+    local_activities: bool = True
+    # Carried across continue-as-new: when each rule rests until, firings so far, and the
+    # next evaluation and pulls (None: from the window's opening).
+    resting: dict[str, datetime] = Field(default_factory=dict)
+    firings: int = 0
+    next_rules: datetime | None = None
+    next_pull: dict[str, datetime] = Field(default_factory=dict)
+
+
+class CoachSignal(Message):
+    """From `MonitorWorkflow` to its participant: open a coaching task for the manager."""
+
+    phase_id: str
+    rule_id: str
+    description: str | None = None
+    form_id: str
+    seq: int
+    at: datetime
+    evidence: dict[str, float]

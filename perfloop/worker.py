@@ -26,6 +26,7 @@ from activities.hris.base import Hris
 from activities.notify.base import Notifier
 from perfloop.settings import Settings
 from workflows.cycle import CycleWorkflow
+from workflows.monitor import MonitorWorkflow
 from workflows.participant import ParticipantWorkflow
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CycleWorkflow, ParticipantWorkflow],
+        workflows=[CycleWorkflow, ParticipantWorkflow, MonitorWorkflow],
         activities=registered,
         activity_executor=executor,
         workflow_runner=workflow_runner(),

@@ -36,6 +36,7 @@ from definitions.loader import load_file, pin
 from definitions.pinned import PinnedDefinition
 from store.monitoring import expected_by_now
 from workflows.messages import ParticipantInput, ParticipantStatus, participant_workflow_id
+from workflows.monitor import MonitorWorkflow, monitor_workflow_id
 from workflows.participant import ParticipantWorkflow
 
 DEFINITION = Path(__file__).parent / "monitoring-test" / "cycles" / "monitoring-test" / "v1.yaml"
@@ -61,6 +62,8 @@ class Monitor:
     pulls: list[PullProgressInput] = field(default_factory=list)
     tasks: dict[str, OpenTaskInput] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
+    history_lengths: dict[str, int] = field(default_factory=dict)
+    continued: bool = False
 
     def activities(self) -> list[Any]:
         return [
@@ -139,16 +142,17 @@ async def run_participant(
     env: WorkflowEnvironment, pinned: PinnedDefinition, task_queue: str, monitor: Monitor
 ) -> ParticipantStatus:
     now = await env.get_current_time()
+    cycle_id = f"mon-{task_queue}"
     async with Worker(
         env.client,
         task_queue=task_queue,
-        workflows=[ParticipantWorkflow],
+        workflows=[ParticipantWorkflow, MonitorWorkflow],
         activities=monitor.activities(),
     ):
         handle = await env.client.start_workflow(
             ParticipantWorkflow.run,
             ParticipantInput(
-                cycle_id="mon-1",
+                cycle_id=cycle_id,
                 profile=ParticipantProfile(
                     employee_id="E010", manager_id="E002", department="Engineering"
                 ),
@@ -157,10 +161,22 @@ async def run_participant(
                 use_search_attributes=False,
                 hr_admins=("E001",),
             ),
-            id=participant_workflow_id("mon-1", f"E010-{task_queue}"),
+            id=participant_workflow_id(cycle_id, "E010"),
             task_queue=task_queue,
         )
         result: ParticipantStatus = await handle.result()
+        latest = await env.client.get_workflow_handle(
+            monitor_workflow_id(handle.id, "monitor")
+        ).fetch_history()
+        started = latest.events[0].workflow_execution_started_event_attributes
+        monitor.continued = bool(started.continued_execution_run_id)
+        monitor.history_lengths = {
+            name: len((await env.client.get_workflow_handle(wid).fetch_history()).events)
+            for name, wid in (
+                ("participant", handle.id),
+                ("monitor", monitor_workflow_id(handle.id, "monitor")),
+            )
+        }
         return result
 
 
@@ -204,6 +220,10 @@ async def test_a_rule_fires_then_rests_for_its_cooldown(
     coaching = [tid for tid, t in monitor.tasks.items() if t.kind == "coaching"]
     assert len(coaching) == 5
     assert all(monitor.statuses[tid] == "closed" for tid in coaching)
+    # The daily ticks live in the monitor's history, not the participant's; the monitor
+    # continued as new after 40 ticks (day 39), its cooldowns carried over (days 41, 51).
+    assert monitor.history_lengths["participant"] < 120
+    assert monitor.continued
 
 
 async def test_a_rule_stops_firing_once_the_condition_is_gone(
