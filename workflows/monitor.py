@@ -22,6 +22,11 @@ its own history stays short too.
   (`pull_progress`, a few bounded retries). A pull that still fails is logged and tried
   again at the next tick; it never fails the workflow nor holds up the rules.
 
+Known limit: the monitor runs on the window it was started with. When HR extends the
+monitoring phase, the check-ins follow the new due date but the monitor stops at the
+original one (and computes `expected_by_now` against it); forwarding the new due date
+(a signal from `phase_control`) is not built yet.
+
 Why workflow timers and not a Temporal Schedule: the pull is per participant (the
 adapter asks for one person's issues) and must run exactly while this person's
 monitoring window is open (HR may close it early); its state (the rules' cooldowns)
