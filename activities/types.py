@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from definitions.models import EvaluationPhase, Participants, ResultsPhase
+from definitions.models import EvaluationPhase, MonitoringPhase, Participants, ResultsPhase
 from definitions.pinned import PinnedDefinition
 
 
@@ -49,6 +49,9 @@ class ActivityName:
     APPLY_BUDGET = "apply_budget"
     SYNC_RESULTS = "sync_results"
     CLOSE_CYCLE = "close_cycle"
+    MONITORING_SIGNALS = "monitoring_signals"
+    RECORD_ANOMALY = "record_anomaly"
+    PULL_PROGRESS = "pull_progress"
 
 
 # --- people ---------------------------------------------------------------------------
@@ -350,3 +353,90 @@ class ResultProposal(Message):
 
 # Resolve the forward reference to ClockSpec in LaunchParticipantsInput.
 LaunchParticipantsInput.model_rebuild()
+
+
+# --- monitoring: anomaly rules and progress sources ------------------------------------
+
+
+class MonitoringSignalsInput(Message):
+    """Compute a participant's anomaly-rule variables at nominal time `at`."""
+
+    cycle_id: str
+    employee_id: str
+    phase_id: str
+    opens: datetime
+    due: datetime
+    at: datetime
+
+
+class MonitoringSignals(Message):
+    """The documented anomaly-rule variables (`participant` is added by the workflow)."""
+
+    values: dict[str, float]
+
+
+class RecordAnomalyInput(Message):
+    """One firing of an anomaly rule: stored, put on the timeline, and (for `coach` and
+    `notify`) sent to the manager. `anomaly_key` makes a retry a no-op."""
+
+    anomaly_key: str
+    cycle_id: str
+    employee_id: str
+    manager_id: str | None
+    phase_id: str
+    rule_id: str
+    action: Literal["coach", "notify", "flag"]
+    description: str | None = None
+    evidence: dict[str, float]
+    task_id: str | None = None
+    fired_at: datetime
+    rests_until: datetime
+
+
+class PullProgressInput(Message):
+    """Pull one participant's progress from a project tool (`kind` names the adapter)."""
+
+    cycle_id: str
+    employee_id: str
+    source_id: str
+    kind: Literal["github_issues"]
+    url: str
+    secret_env: str | None = None
+    at: datetime
+
+
+class PullProgressResult(Message):
+    seen: int = 0
+    stored: int = 0
+
+
+class MonitorInput(Message):
+    """What `MonitorWorkflow` (a participant's monitoring-phase child) runs on."""
+
+    cycle_id: str
+    participant_workflow_id: str
+    profile: ParticipantProfile
+    phase: MonitoringPhase
+    clock: ClockSpec
+    opens: datetime
+    due: datetime
+    manager_id: str | None = None
+    local_activities: bool = True
+    # Carried across continue-as-new: when each rule rests until, firings so far, and the
+    # next evaluation and pulls (None: from the window's opening).
+    resting: dict[str, datetime] = Field(default_factory=dict)
+    firings: int = 0
+    next_rules: datetime | None = None
+    next_pull: dict[str, datetime] = Field(default_factory=dict)
+
+
+class CoachSignal(Message):
+    """From `MonitorWorkflow` to its participant: open a coaching task for the manager."""
+
+    phase_id: str
+    rule_id: str
+    description: str | None = None
+    form_id: str
+    seq: int
+    at: datetime
+    evidence: dict[str, float]

@@ -37,6 +37,7 @@ from api.routers import (
     audit,
     codec,
     cycles,
+    dashboards,
     definitions,
     dev,
     employees,
@@ -45,6 +46,7 @@ from api.routers import (
     me,
     objectives,
     performance_files,
+    progress_events,
     tasks,
     teams,
 )
@@ -121,9 +123,15 @@ def create_app(
     v1.include_router(teams.router)
     v1.include_router(objectives.router)
     v1.include_router(goals.router)
+    v1.include_router(dashboards.router)
 
     app.include_router(health.router)
     app.include_router(v1)
+    # The one /v1 route authenticated by an HMAC signature, not a bearer token (see
+    # api.permissions.permit_signed): outside the bearer router on purpose.
+    app.include_router(
+        progress_events.router, prefix="/v1", responses=error_responses(401, 422, 503)
+    )
     if settings.environment != "production":
         app.include_router(dev.router)
     mount_web(app)

@@ -26,6 +26,12 @@ Relationships (`Relation`) are computed from the org chart in the store
 HR admin, and reviewer-of (the caller is the assignee of a task about the subject; of
 *that* task when a task is being checked).
 
+Machine callers: a permission whose `authentication` is `hmac` is declared with
+`permit_signed(...)` instead, on a route outside the bearer-token router; the caller
+proves itself with an HMAC signature of the request (`api.signatures`), and there is no
+user, role or relationship. `ensure_declared` checks that every route's authentication
+matches its permission's, so neither kind can slip into the other's router.
+
 404 or 403: a caller who may not see an object at all gets exactly the 404 a missing
 object gets (same type, same message), so ids cannot be probed. A caller who may see it
 but not do this to it (an HR admin submitting someone else's task) gets 403.
@@ -38,7 +44,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi import routing as fastapi_routing
@@ -47,8 +53,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, Role
-from api.deps import CurrentUser
+from api.deps import CurrentUser, authenticated
 from api.errors import ApiError, Forbidden
+from api.signatures import SignedRequest, verify_request
 from store.models import Employee, Task
 
 MAX_CHAIN = 64
@@ -87,6 +94,10 @@ class Permission:
     visible: frozenset[Relation] = frozenset()
     """Relationships that may know the object exists (403 rather than 404 when `allow`
     refuses); `allow` is always included."""
+    authentication: Literal["bearer", "hmac"] = "bearer"
+    """How the caller proves who they are: a bearer token (`permit`, behind the `/v1`
+    router's `authenticated`), or an HMAC signature of the request with a shared secret
+    (`permit_signed`, for machine callers such as project tools' webhooks)."""
 
     @property
     def reveals(self) -> frozenset[Relation]:
@@ -217,6 +228,17 @@ _PERMISSIONS = (
         "Encrypt Temporal payloads (the codec server, for signals sent from Temporal UI).",
         roles=frozenset({Role.OPS}),
     ),
+    Permission(
+        "progress-events:ingest",
+        "A project tool reports progress (signed webhook; no user, no roles).",
+        roles=frozenset(),
+        authentication="hmac",
+    ),
+    Permission(
+        "dashboards:read",
+        "A manager's team dashboard: the manager, their managers, HRBPs and HR admins.",
+        allow=EMPLOYEE_READERS,
+    ),
 )
 PERMISSIONS: dict[str, Permission] = {p.name: p for p in _PERMISSIONS}
 
@@ -344,6 +366,8 @@ def permit(name: str) -> Any:
     if name not in PERMISSIONS or name in FIELD_PERMISSIONS:
         raise KeyError(f"no route permission {name!r}; see api.permissions.PERMISSIONS")
     permission = PERMISSIONS[name]
+    if permission.authentication != "bearer":
+        raise KeyError(f"{name!r} is authenticated by {permission.authentication}: permit_signed")
 
     def authorise(
         request: Request,
@@ -374,6 +398,28 @@ def permit(name: str) -> Any:
     setattr(authorise, PERMISSION_MARK, permission)
     authorise.__name__ = f"permit_{name.replace(':', '_').replace('-', '_')}"
     return Depends(authorise)
+
+
+def permit_signed(name: str) -> Any:
+    """The dependency declaring that a route needs permission `name`, authenticated by an
+    HMAC-SHA256 signature with a shared secret instead of a bearer token.
+
+    The route must sit outside the `/v1` router's `authenticated` dependency (`ensure_declared`
+    refuses it otherwise, and refuses a bearer permission outside it). The dependency
+    verifies the signature of the raw body (`api.signatures.verify_request`) and gives the
+    route a `SignedRequest`; a bad signature or a stale timestamp is 401 before anything is
+    parsed or stored.
+    """
+    if PERMISSIONS.get(name) is None or PERMISSIONS[name].authentication != "hmac":
+        raise KeyError(f"no signed route permission {name!r}; see api.permissions.PERMISSIONS")
+    permission = PERMISSIONS[name]
+
+    async def authorise_signed(request: Request) -> SignedRequest:
+        return await verify_request(request, permission.name)
+
+    setattr(authorise_signed, PERMISSION_MARK, permission)
+    authorise_signed.__name__ = f"permit_signed_{name.replace(':', '_').replace('-', '_')}"
+    return Depends(authorise_signed)
 
 
 # --- deny by default --------------------------------------------------------------------
@@ -442,10 +488,19 @@ def ensure_declared(app: FastAPI, prefix: str = "/v1") -> None:
     problems = []
     for route in guarded_routes(app, prefix):
         declared = declared_permissions(route)
+        methods = ",".join(sorted(route.methods))
         if len(declared) != 1:
-            methods = ",".join(sorted(route.methods))
             names = ", ".join(p.name for p in declared) or "none"
             problems.append(f"{methods} {route.path}: {names}")
+            continue
+        bearer = authenticated in set(_calls(route.dependant))
+        if (declared[0].authentication == "bearer") != bearer:
+            problems.append(
+                f"{methods} {route.path}: {declared[0].name} is authenticated by "
+                f"{declared[0].authentication}, but the route "
+                + ("requires" if bearer else "lacks")
+                + " a bearer token"
+            )
     if problems:
         raise UndeclaredPermissionError(
             "every /v1 route declares exactly one permission with permit(...); "

@@ -158,7 +158,12 @@ _ANOMALY_WHEN: Final = ExpressionSite(
     description="Evaluated every `evaluate_rules_every` during monitoring; true fires the "
     "rule's action (then it rests for `cooldown`).",
     variables=(
-        Variable("progress", "double", "Weighted progress of the goals, 0..1.", 0.4),
+        Variable(
+            "progress",
+            "double",
+            "Weighted progress of the goals (draft, returned or approved), 0..1.",
+            0.4,
+        ),
         Variable(
             "expected_by_now",
             "double",
@@ -171,23 +176,41 @@ _ANOMALY_WHEN: Final = ExpressionSite(
             "Days since the last check-in (since the phase opened if none yet).",
             9.0,
         ),
-        Variable("checkins_missed", "double", "Check-ins missed in a row.", 1.0),
         Variable(
-            "confidence", "double", "Confidence 1..5 of the last check-in; 0 if none yet.", 3.0
+            "checkins_missed",
+            "double",
+            "Check-ins missed in a row (closed unanswered), counting back from the latest.",
+            1.0,
+        ),
+        Variable(
+            "confidence",
+            "double",
+            "Mean confidence 1..5 over the goals of the last check-in; 0 if none yet.",
+            3.0,
         ),
         Variable(
             "confidence_trend",
             "double",
-            "Last confidence minus the previous one; 0 with fewer than two check-ins.",
+            "Last check-in's confidence minus the previous one's; 0 with fewer than two check-ins.",
             -1.0,
         ),
-        Variable("blocked_count", "double", "Goals marked blocked.", 1.0),
-        Variable("open_goals", "double", "Goals not yet completed.", 4.0),
-        Variable("overdue_tasks", "double", "Open tasks of the participant past due.", 2.0),
+        Variable(
+            "blocked_count",
+            "double",
+            "Goals named by the last check-in's blockers (a blocker naming no goal counts once).",
+            1.0,
+        ),
+        Variable("open_goals", "double", "Goals not yet completed (progress below 1).", 4.0),
+        Variable(
+            "overdue_tasks",
+            "double",
+            "Open tasks assigned to the participant past their due date.",
+            2.0,
+        ),
         Variable(
             "collaboration_events",
             "double",
-            "Feedback, recognition and other collaboration events in the last 30 days.",
+            "Feedback and recognition events on the participant's timeline in the last 30 days.",
             5.0,
         ),
         PARTICIPANT,

@@ -387,6 +387,10 @@ class ProgressSource(Strict):
         default=None,
         description="Name of the environment variable holding the secret; never the secret.",
     )
+    every: Duration = Field(
+        default="P1D",
+        description="How often a pulled source (github_issues) is read per participant.",
+    )
 
     @model_validator(mode="after")
     def _pull_needs_url(self) -> Self:

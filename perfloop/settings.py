@@ -39,7 +39,11 @@ tables); `PERFLOOP_RETENTION_KEEP` names those kept. `audit` is kept whatever it
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PERFLOOP_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a refused value (a secret too short, say) never ends up in
+    # the error message, hence never in a log or a terminal.
+    model_config = SettingsConfigDict(
+        env_prefix="PERFLOOP_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     home: Path = Field(
         default=Path(".perfloop"),
@@ -179,6 +183,17 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, description="Shared secret of the webhook's HMAC-SHA256 signature."
     )
+    progress_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret of the progress webhook (POST /v1/progress-events), "
+        "HMAC-SHA256; at least 16 characters; unset turns the webhook off. Never logged.",
+    )
+    progress_webhook_tolerance_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="How far a progress webhook's signed timestamp may be from now.",
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -197,11 +212,20 @@ class Settings(BaseSettings):
         "payload_keys",
         "payload_keys_file",
         "sdk_metrics_address",
+        "progress_webhook_secret",
         mode="before",
     )
     @classmethod
     def _empty_integration_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("progress_webhook_secret")
+    @classmethod
+    def _strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            # The message never includes the value.
+            raise ValueError("PERFLOOP_PROGRESS_WEBHOOK_SECRET must be at least 16 characters")
+        return value
 
     @field_validator("oidc_algorithms", "retention_keep", "codec_cors_origins", mode="before")
     @classmethod

@@ -26,6 +26,7 @@ from activities.hris.base import Hris
 from activities.notify.base import Notifier
 from perfloop.settings import Settings
 from workflows.cycle import CycleWorkflow
+from workflows.monitor import MonitorWorkflow
 from workflows.participant import ParticipantWorkflow
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """The engine's activities, wired to the store, the HRIS and the notifier."""
     from activities.engine import EngineActivities
+    from activities.monitoring import MonitoringActivities
     from activities.notify.activity import NotifyActivities
     from activities.records import RecordActivities
     from activities.sync import ResultsSyncActivities
@@ -96,6 +98,7 @@ def build_activities(
     notifier = notifier if notifier is not None else build_notifier(settings, session_factory)
     return activity_methods(
         RecordActivities(session_factory, hris, notifier),
+        MonitoringActivities(session_factory, notifier),
         ResultsSyncActivities(session_factory, hris),
         NotifyActivities(notifier),
         EngineActivities(client, settings, session_factory),
@@ -164,7 +167,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CycleWorkflow, ParticipantWorkflow],
+        workflows=[CycleWorkflow, ParticipantWorkflow, MonitorWorkflow],
         activities=registered,
         activity_executor=executor,
         workflow_runner=workflow_runner(),

@@ -18,12 +18,14 @@ from temporalio.exceptions import ApplicationError
 from workflows.clock import Clock
 from workflows.context import ONE_WRITE_PHASE_START, ParticipantContext, Withdrawn
 from workflows.phases import RUNNERS
+from workflows.phases.monitoring import open_coaching_task
 from workflows.phases.realign import REALIGN_PATCH, RealignSignal, realign
 from workflows.tasks import DONE_STATUSES
 
 with workflow.unsafe.imports_passed_through():
     from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
+    from activities.types import CoachSignal
     from definitions.expressions import compile_expression, evaluate_condition
     from workflows.messages import (
         ControlResult,
@@ -228,6 +230,11 @@ class ParticipantWorkflow:
         elif signal.action == "close":
             ctx.closed_phases.add(signal.phase_id)
             await ctx.close_phase_tasks(signal.phase_id, signal.reason or "phase closed by HR")
+
+    @workflow.signal
+    async def coach(self, signal: CoachSignal) -> None:
+        """From the monitoring phase's `MonitorWorkflow`: an anomaly rule asks for coaching."""
+        await open_coaching_task(self.ctx, signal)
 
     @workflow.signal
     def withdraw(self, signal: WithdrawSignal) -> None:

@@ -62,6 +62,8 @@ LOCAL_ACTIVITIES: frozenset[str] = frozenset(
         ActivityName.BUILD_PREFILL,
         ActivityName.NOTIFY,
         ActivityName.FINAL_RATING,
+        ActivityName.MONITORING_SIGNALS,
+        ActivityName.RECORD_ANOMALY,
     }
 )
 

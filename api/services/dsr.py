@@ -36,6 +36,7 @@ from api.services.employees import find_employee
 from perfloop.settings import Settings
 from store.models import (
     Acknowledgment,
+    Anomaly,
     AuditEvent,
     CalibrationChange,
     CheckIn,
@@ -47,6 +48,7 @@ from store.models import (
     Objective,
     ParticipantPhase,
     PerformanceEvent,
+    ProgressEvent,
     Rating,
     ResultProposal,
     Review,
@@ -134,6 +136,10 @@ def _sections(session: Session, employee_id: str) -> dict[str, list[Any]]:
         "objectives_owned": rows(select(Objective).where(Objective.owner_id == employee_id)),
         "goals": rows(select(Goal).where(Goal.owner_id == employee_id)),
         "checkins": rows(select(CheckIn).where(CheckIn.employee_id == employee_id)),
+        "progress_events": rows(
+            select(ProgressEvent).where(ProgressEvent.employee_id == employee_id)
+        ),
+        "anomalies": rows(select(Anomaly).where(Anomaly.employee_id == employee_id)),
         "reviews_about": rows(select(Review).where(Review.subject_id == employee_id)),
         "reviews_written": rows(
             select(Review).where(
@@ -246,6 +252,10 @@ def _erase_category(session: Session, category: str, employee_id: str) -> int:
             _count(run(delete(Goal).where(Goal.owner_id == me)))
             + _count(run(delete(CheckIn).where(CheckIn.employee_id == me)))
             + _count(run(update(Objective).where(Objective.owner_id == me).values(owner_id=None)))
+            # Monitoring: progress from project tools and the anomalies found in it.
+            + _count(run(delete(ProgressEvent).where(ProgressEvent.employee_id == me)))
+            + _count(run(delete(Anomaly).where(Anomaly.employee_id == me)))
+            + _count(run(update(Anomaly).where(Anomaly.manager_id == me).values(manager_id=ERASED)))
         )
     if category == "reviews":
         return _count(run(delete(Review).where(Review.subject_id == me))) + _count(

@@ -7,8 +7,9 @@ Alembic (migrations and the metadata comparison test) and for test clean-up. Whe
 Areas: `definitions` (published cycle definitions), `org` (employees, the embedded
 HRIS), `notifications` (in-app inbox, external deliveries), `cycles` (cycles,
 participants, the phase read model, tasks), `records` (the performance file), `goals`
-(the goal change log), `audit` (the append-only trail of sensitive reads and changes)
-and `idempotency` (the API's Idempotency-Key answers).
+(the goal change log), `audit` (the append-only trail of sensitive reads and changes),
+`idempotency` (the API's Idempotency-Key answers) and `monitoring` (progress events from
+project tools, anomalies).
 """
 
 from store.base import Base
@@ -17,6 +18,7 @@ from store.models.cycles import Cycle, CycleParticipant, ParticipantPhase, Task,
 from store.models.definitions import DefinitionVersion
 from store.models.goals import GoalChange
 from store.models.idempotency import IdempotencyKey
+from store.models.monitoring import Anomaly, ProgressEvent
 from store.models.notifications import Notification, NotificationDelivery
 from store.models.org import Employee
 from store.models.records import (
@@ -35,6 +37,7 @@ from store.models.records import (
 
 __all__ = [
     "Acknowledgment",
+    "Anomaly",
     "AuditEvent",
     "Base",
     "CalibrationChange",
@@ -53,6 +56,7 @@ __all__ = [
     "Objective",
     "ParticipantPhase",
     "PerformanceEvent",
+    "ProgressEvent",
     "Rating",
     "ResultProposal",
     "Review",

@@ -24,6 +24,7 @@ from api.auth import (
     parse_ttl,
     signing_key,
 )
+from api.permissions import declared_permissions, guarded_routes
 from perfloop.settings import Settings
 from tests.api.conftest import FakeTemporal, Token, app_for, serve
 
@@ -44,12 +45,23 @@ def assert_401(response: Response, *, fragment: str = "") -> None:
 async def test_every_route_but_the_probes_needs_a_token(app: FastAPI, client: AsyncClient) -> None:
     paths: dict[str, dict[str, object]] = app.openapi()["paths"]
     assert set(paths) >= PUBLIC | {"/v1/me/tasks", "/v1/cycles", "/v1/tasks/{task_id}"}
+    signed = {
+        route.path
+        for route in guarded_routes(app)
+        if any(p.authentication == "hmac" for p in declared_permissions(route))
+    }
+    assert signed == {"/v1/progress-events"}
     for template, operations in paths.items():
         path = template.replace("{task_id}", "c/E1/p/k").replace("{cycle_id}", "c")
         for method in operations:
             response = await client.request(method.upper(), path)
             if template in PUBLIC:
                 assert response.status_code != 401, (method, path)
+            elif template in signed:
+                # Machines sign instead (permit_signed): 401 with an HMAC challenge.
+                assert response.status_code == 401, (method, path)
+                assert response.headers["www-authenticate"].startswith("HMAC-SHA256")
+                assert operations[method]["security"] == []  # type: ignore[index]
             else:
                 assert_401(response)
                 assert operations[method]["security"] == [{"HTTPBearer": []}]  # type: ignore[index]

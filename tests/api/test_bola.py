@@ -211,6 +211,13 @@ MATRIX: dict[str, list[Target]] = {
             expect(404, self=OK, manager=OK, skip_level=OK, hrbp=OK, hr_admin=OK),
         ),
     ],
+    "GET /v1/dashboards/teams/{manager_id}": [
+        Target(
+            "the subject's manager's team dashboard (E003 manages the subject)",
+            {"manager_id": "E003"},
+            expect(404, manager=OK, skip_level=OK, hrbp=OK, hr_admin=OK),
+        ),
+    ],
     "GET /v1/employees/{employee_id}/export": [
         Target("the subject's data", {"employee_id": SUBJECT}, expect(403, hr_admin=OK)),
     ],

@@ -10,6 +10,7 @@ from psycopg.errors import UntranslatableCharacter
 from sqlalchemy.exc import DataError
 
 from api.errors import map_data_error
+from api.permissions import declared_permissions, guarded_routes
 from store.db import is_sqlite
 from tests.api.conftest import CYCLE_ID, FakeTemporal, Token
 from tests.api.org import SUBJECT, add_org
@@ -98,12 +99,17 @@ async def test_audit_since_takes_iso_8601_only(
 
 def test_every_post_documents_a_key_in_flight_and_the_body_cap(app: FastAPI) -> None:
     # 409 `IdempotencyKeyInFlight` (api.idempotency) and 413 `PayloadTooLarge`
-    # (api.limits) can answer any POST under /v1, before its route runs.
-    # The codec server's POSTs take no key (tests/api/test_idempotency.py): 413 only.
+    # (api.limits) can answer any POST under /v1, before its route runs. The codec server's
+    # POSTs (tests/api/test_idempotency.py) and signed routes (permit_signed) take no
+    # Idempotency-Key, so never the 409.
+    signed = {
+        route.path
+        for route in guarded_routes(app)
+        if any(p.authentication == "hmac" for p in declared_permissions(route))
+    }
+    no_key = PURE_POSTS | signed
     undocumented = {
-        path: sorted(
-            ({"413"} if path in PURE_POSTS else {"409", "413"}) - set(operation["responses"])
-        )
+        path: sorted(({"413"} if path in no_key else {"409", "413"}) - set(operation["responses"]))
         for path, item in app.openapi()["paths"].items()
         if path.startswith("/v1/") and (operation := item.get("post")) is not None
     }

@@ -36,6 +36,7 @@ async def test_every_activity_the_workflows_call_is_registered_once(
     assert {getattr(w, "__temporal_workflow_definition").name for w in config["workflows"]} == {
         "CycleWorkflow",
         "ParticipantWorkflow",
+        "MonitorWorkflow",
     }
     assert config["max_cached_workflows"] == settings.worker_max_cached_workflows
 

@@ -33,12 +33,17 @@ from activities.types import (
     FinalRatingInput,
     LaunchParticipantsInput,
     LaunchParticipantsResult,
+    MonitoringSignals,
+    MonitoringSignalsInput,
     NotifyInput,
     OpenTaskInput,
     OpenTaskResult,
     ParticipantProfile,
     PhaseCounts,
     ProposeResultsInput,
+    PullProgressInput,
+    PullProgressResult,
+    RecordAnomalyInput,
     RecordCycleInput,
     RecordPhaseInput,
     RecordSubmissionInput,
@@ -119,6 +124,7 @@ class FakeWorld:
         self.calibrations: list[ApplyCalibrationInput] = []
         self.budgets: list[str] = []
         self.calls: Counter[str] = Counter()
+        self.anomalies: list[RecordAnomalyInput] = []
 
     # -- helpers for tests -----------------------------------------------------------
 
@@ -365,6 +371,33 @@ class FakeWorld:
         if input.group is not None:
             return {"group": input.group}
         return {"employee_id": input.employee_id, "sections": list(input.sections)}
+
+    @activity.defn(name=ActivityName.MONITORING_SIGNALS)
+    async def monitoring_signals(self, input: MonitoringSignalsInput) -> MonitoringSignals:
+        # Nobody is ever off plan here; tests/workflows/test_monitoring.py tests the rules.
+        return MonitoringSignals(
+            values={
+                "progress": 1.0,
+                "expected_by_now": 0.0,
+                "days_since_checkin": 0.0,
+                "checkins_missed": 0.0,
+                "confidence": 5.0,
+                "confidence_trend": 0.0,
+                "blocked_count": 0.0,
+                "open_goals": 0.0,
+                "overdue_tasks": 0.0,
+                "collaboration_events": 1.0,
+            }
+        )
+
+    @activity.defn(name=ActivityName.RECORD_ANOMALY)
+    async def record_anomaly(self, input: RecordAnomalyInput) -> bool:
+        self.anomalies.append(input)
+        return True
+
+    @activity.defn(name=ActivityName.PULL_PROGRESS)
+    async def pull_progress(self, input: PullProgressInput) -> PullProgressResult:
+        return PullProgressResult()
 
     @activity.defn(name=ActivityName.NOTIFY)
     async def notify(self, input: NotifyInput) -> bool:

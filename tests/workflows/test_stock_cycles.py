@@ -36,6 +36,7 @@ from tests.workflows.test_cycle import START_TIMES, nominal_day, save_histories,
 from workflows.builtin_forms import BUILTIN_FORMS
 from workflows.cycle import CycleWorkflow
 from workflows.messages import CycleStatus, participant_workflow_id
+from workflows.monitor import MonitorWorkflow
 from workflows.participant import ParticipantWorkflow
 
 STOCK = sorted((Path(definitions.__file__).parent / "cycles").glob("*/v*.yaml"))
@@ -82,7 +83,7 @@ async def test_stock_cycle_runs_to_completion(
     async with Worker(
         env.client,
         task_queue=task_queue,
-        workflows=[CycleWorkflow, ParticipantWorkflow],
+        workflows=[CycleWorkflow, ParticipantWorkflow, MonitorWorkflow],
         activities=world.activities(),
     ):
         START_TIMES[:] = [await env.get_current_time()]

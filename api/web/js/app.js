@@ -6,6 +6,7 @@ import { inboxView } from "./views/inbox.js";
 import { taskView } from "./views/task.js";
 import { teamView } from "./views/team.js";
 import { goalsView } from "./views/goals.js";
+import { dashboardView } from "./views/dashboard.js";
 import { cycleView, cyclesView } from "./views/hr.js";
 
 const ROUTES = [
@@ -14,6 +15,7 @@ const ROUTES = [
   { pattern: /^\/tasks\/(.+)$/, view: taskView, nav: "inbox" },
   { pattern: /^\/team$/, view: teamView, nav: "team" },
   { pattern: /^\/goals(?:\/([^/]+))?$/, view: goalsView, nav: "goals" },
+  { pattern: /^\/team\/dashboard(?:\/([^/]+))?$/, view: dashboardView, nav: "dashboard" },
   { pattern: /^\/hr$/, view: cyclesView, nav: "hr", roles: ["hr-admin", "hrbp", "ops"] },
   { pattern: /^\/hr\/cycles\/([^/]+)$/, view: cycleView, nav: "hr", roles: ["hr-admin", "hrbp", "ops"] },
 ];
@@ -54,6 +56,7 @@ function renderChrome(route) {
   const items = [link("inbox", "#/inbox", "My inbox", "inbox", h("span.count", { hidden: true }))];
   items.push(link("goals", "#/goals", "My goals", "target"));
   if (person.direct_reports > 0) items.push(link("team", "#/team", "My team", "team"));
+  if (person.direct_reports > 0) items.push(link("dashboard", "#/team/dashboard", "Team dashboard", "chart"));
   if (session.hasRole("hr-admin", "hrbp", "ops")) {
     items.push(h("li.nav-section", "People operations"));
     items.push(link("hr", "#/hr", "Review cycles", "chart"));
