@@ -35,7 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -96,6 +96,9 @@ from store.models import (
 )
 from store.models import ResultProposal as ProposalRow
 from store.upsert import insert_if_absent, insert_many_if_absent, upsert
+
+if TYPE_CHECKING:
+    from perfloop.faults import AfterCommit
 
 SessionFactory = Callable[[], Session]
 T = TypeVar("T")
@@ -284,6 +287,47 @@ def _record_phase(session: Session, input: RecordPhaseInput) -> None:
             )
             .values(status=final, left_at=left_at, updated_at=utc_now())
         )
+    if input.status in ORPHAN_CLOSING_STATUSES:
+        _close_orphaned_tasks(session, input)
+
+
+ORPHAN_CLOSING_STATUSES = {"skipped": "closed", "cancelled": "cancelled"}
+"""A participant's phase recorded as skipped (or cancelled) has no task the workflow still
+waits for; an open task of it in the store is an orphan, closed with this status."""
+
+
+def _close_orphaned_tasks(session: Session, input: RecordPhaseInput) -> None:
+    """Close the participant's open tasks of a phase the workflow skipped or cancelled.
+
+    Such a task exists when a worker died after a local activity opened it (the row, its
+    event and its notification committed) but before the workflow task that ran it
+    completed: the workflow then ran that step again on another worker, later, and may
+    have decided otherwise (a window now past, a `when` guard now false). Without this
+    the task would stay in the person's inbox forever. Found by the fault drills
+    (`tests/reliability/`).
+    """
+    orphans = session.scalars(
+        select(Task)
+        .where(
+            Task.cycle_id == input.cycle_id,
+            Task.subject_id == input.employee_id,
+            Task.phase_id == input.phase_id,
+            Task.status.in_(("open", "overdue")),
+        )
+        .with_for_update()
+    ).all()
+    status = ORPHAN_CLOSING_STATUSES[input.status]
+    for task in orphans:
+        data = {"from_status": task.status, "status": status}
+        task.status = status
+        _task_event(
+            session,
+            task.task_id,
+            status,
+            input.at,
+            reason=f"phase {input.status} for this participant",
+            data=data,
+        )
 
 
 def _build_prefill(session: Session, input: BuildPrefillInput) -> dict[str, Any]:
@@ -309,10 +353,20 @@ def _build_prefill(session: Session, input: BuildPrefillInput) -> dict[str, Any]
 class RecordActivities:
     """The store-writing activities; register `activities()` with a worker."""
 
-    def __init__(self, sessions: SessionFactory, hris: Hris, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        hris: Hris,
+        notifier: Notifier,
+        *,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
         self._sessions = sessions
         self._hris = hris
         self._notifier = notifier
+        # Fault drills only (`perfloop.faults`): called with the activity's name after
+        # each commit, before the activity reports to Temporal.
+        self._after_commit = after_commit
         # Checked once: a runtime protocol check walks the protocol's members every time.
         self._store_first = notifier if isinstance(notifier, StoreFirstNotifier) else None
 
@@ -343,7 +397,10 @@ class RecordActivities:
             with self._sessions() as session, writer_lock(session.get_bind()), session.begin():
                 return work(session)
 
-        return await asyncio.to_thread(run)
+        result = await asyncio.to_thread(run)
+        if self._after_commit is not None:
+            self._after_commit(activity.info().activity_type)
+        return result
 
     # -- the cycle ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from temporalio import activity
 
 from activities.hris.base import Hris, ResultRecord
 from activities.types import ActivityName, SyncResultsInput, SyncResultsResult
+from perfloop.faults import AfterCommit
 from store.base import utc_now
 from store.models.records import ResultProposal
 
@@ -45,9 +46,17 @@ def result_data(proposal: ResultProposal, kind: str) -> dict[str, Any]:
 
 
 class ResultsSyncActivities:
-    def __init__(self, sessions: Callable[[], Session], hris: Hris) -> None:
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        hris: Hris,
+        *,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
         self._sessions = sessions
         self._hris = hris
+        # Fault drills only (`perfloop.faults`): called after each result the HRIS took.
+        self._after_commit = after_commit
 
     def _approve_group(self, input: SyncResultsInput) -> list[tuple[str, list[ResultRecord]]]:
         with self._sessions() as session, session.begin():
@@ -108,6 +117,8 @@ class ResultsSyncActivities:
                 continue
             for record in records:
                 receipt = await self._hris.push_result(record)
+                if self._after_commit is not None:
+                    self._after_commit(ActivityName.SYNC_RESULTS)
                 if receipt.status == "sent":
                     sent += 1
                 else:

@@ -195,6 +195,13 @@ class Settings(BaseSettings):
         description="How far a progress webhook's signed timestamp may be from now.",
     )
 
+    # --- fault drills only (`perfloop/faults.py`, `tests/reliability/`) ----------------
+    fault_kill_after_commit: str | None = Field(
+        default=None,
+        description="Test only: `<activity>:<n>` makes the worker SIGKILL itself right "
+        "after that activity's n-th commit. Refused in production.",
+    )
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
@@ -213,6 +220,7 @@ class Settings(BaseSettings):
         "payload_keys_file",
         "sdk_metrics_address",
         "progress_webhook_secret",
+        "fault_kill_after_commit",
         mode="before",
     )
     @classmethod
@@ -249,6 +257,24 @@ class Settings(BaseSettings):
                 f"known: {', '.join(RETENTION_CATEGORIES)}"
             )
         return tuple(dict.fromkeys((*value, "audit")))
+
+    @field_validator("fault_kill_after_commit")
+    @classmethod
+    def _fault_spec(cls, value: str | None) -> str | None:
+        if value is not None:
+            from perfloop.faults import KillAfterCommit
+
+            KillAfterCommit.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _no_faults_in_production(self) -> Settings:
+        if self.environment == "production" and self.fault_kill_after_commit:
+            raise ValueError(
+                "PERFLOOP_FAULT_KILL_AFTER_COMMIT is for fault drills only and is refused "
+                "when PERFLOOP_ENVIRONMENT=production"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_auth(self) -> Settings:

@@ -89,6 +89,7 @@ def build_activities(
     from activities.records import RecordActivities
     from activities.sync import ResultsSyncActivities
     from activities.wiring import build_hris, build_notifier
+    from perfloop.faults import after_commit_hook
 
     if session_factory is None:
         from store.db import session_factory as default_factory
@@ -96,10 +97,13 @@ def build_activities(
         session_factory = default_factory(settings.effective_database_url)
     hris = hris if hris is not None else build_hris(settings, session_factory)
     notifier = notifier if notifier is not None else build_notifier(settings, session_factory)
+    after_commit = after_commit_hook(settings.fault_kill_after_commit)
+    if after_commit is not None:
+        log.warning("fault injection on: %s", settings.fault_kill_after_commit)
     return activity_methods(
-        RecordActivities(session_factory, hris, notifier),
+        RecordActivities(session_factory, hris, notifier, after_commit=after_commit),
         MonitoringActivities(session_factory, notifier),
-        ResultsSyncActivities(session_factory, hris),
+        ResultsSyncActivities(session_factory, hris, after_commit=after_commit),
         NotifyActivities(notifier),
         EngineActivities(client, settings, session_factory),
     )
