@@ -31,6 +31,7 @@ from store.models.records import (
     ResultProposal,
     Review,
 )
+from store.models.results import KpiActual, ResultSync, TalentDecision
 
 __all__ = [
     "Acknowledgment",
@@ -46,6 +47,7 @@ __all__ = [
     "HrisOutbox",
     "IdempotencyKey",
     "InterviewMinutes",
+    "KpiActual",
     "Notification",
     "NotificationDelivery",
     "Objective",
@@ -53,7 +55,9 @@ __all__ = [
     "PerformanceEvent",
     "Rating",
     "ResultProposal",
+    "ResultSync",
     "Review",
+    "TalentDecision",
     "Task",
     "TaskEvent",
 ]
