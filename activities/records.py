@@ -45,6 +45,7 @@ from temporalio.exceptions import ApplicationError
 from activities import scoring
 from activities.hris.base import Hris, Person
 from activities.notify.base import Notifier, OutgoingNotification, StoreFirstNotifier
+from activities.results.talent import record_talent_decisions
 from activities.types import (
     ActivityName,
     ApplyBudgetInput,
@@ -886,10 +887,21 @@ class RecordActivities:
         if kind == "results_approval":
             decision = str(payload.get("decision"))
             approving = group_of_subject(input.subject_id)
+            facts: dict[str, Any] = {"decision": decision}
+            if approving is not None and "talent_decisions" in payload:
+                facts["talent_decisions"], _ = record_talent_decisions(
+                    session,
+                    cycle_id=input.cycle_id,
+                    group=approving,
+                    task_id=input.task_id,
+                    decided_by=input.submitter_id,
+                    at=input.submitted_at,
+                    entries=payload["talent_decisions"],
+                )
             if decision == "approve" and approving is not None:
-                approved = _approve_results(session, input, approving)
-                return "Results approved", {"decision": decision, "approved": approved}
-            return "Results returned for changes", {"decision": decision}
+                facts["approved"] = _approve_results(session, input, approving)
+                return "Results approved", facts
+            return "Results returned for changes", facts
         return f"{kind.replace('_', ' ').capitalize()} submitted", {}
 
     # -- prefills ----------------------------------------------------------------------------
