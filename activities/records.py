@@ -45,6 +45,7 @@ from temporalio.exceptions import ApplicationError
 from activities import scoring
 from activities.hris.base import Hris, Person
 from activities.notify.base import Notifier, OutgoingNotification, StoreFirstNotifier
+from activities.results.actuals import record_kpi_actuals
 from activities.results.talent import record_talent_decisions
 from activities.types import (
     ActivityName,
@@ -1223,14 +1224,18 @@ class RecordActivities:
     @activity.defn(name=ActivityName.CLOSE_CYCLE)
     async def close_cycle(self, input: CloseCycleInput) -> None:
         """Mark the cycle completed or cancelled; a cancelled cycle's participants still
-        active become cancelled. (Carry-over into the next cycle needs nothing more now:
-        the next cycle's prefills read this one's records.)"""
+        active become cancelled. A completed cycle records its KPI actuals per person
+        and metric (`activities.results.actuals`), the history later cycles suggest
+        target ranges from; the action items carry over through the next cycle's goal
+        draft prefill, which reads this one's minutes."""
 
         def work(session: Session) -> None:
             cycle = session.get(Cycle, input.cycle_id, with_for_update=True)
             if cycle is None:
                 raise invalid_input("close of a cycle the store does not have")
             cycle.status = input.status
+            if input.status == "completed":
+                record_kpi_actuals(session, input.cycle_id, utc_now())
             if input.status == "cancelled":
                 now = utc_now()
                 session.execute(
