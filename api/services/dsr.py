@@ -43,13 +43,16 @@ from store.models import (
     Goal,
     HrisOutbox,
     InterviewMinutes,
+    KpiActual,
     Notification,
     Objective,
     ParticipantPhase,
     PerformanceEvent,
     Rating,
     ResultProposal,
+    ResultSync,
     Review,
+    TalentDecision,
     Task,
     TaskEvent,
 )
@@ -158,6 +161,11 @@ def _sections(session: Session, employee_id: str) -> dict[str, list[Any]]:
         ),
         "results": rows(select(ResultProposal).where(ResultProposal.employee_id == employee_id)),
         "hris_outbox": rows(select(HrisOutbox).where(HrisOutbox.employee_id == employee_id)),
+        "result_syncs": rows(select(ResultSync).where(ResultSync.employee_id == employee_id)),
+        "talent_decisions": rows(
+            select(TalentDecision).where(TalentDecision.employee_id == employee_id)
+        ),
+        "kpi_actuals": rows(select(KpiActual).where(KpiActual.employee_id == employee_id)),
         "performance_events": rows(
             select(PerformanceEvent).where(PerformanceEvent.employee_id == employee_id)
         ),
@@ -246,6 +254,7 @@ def _erase_category(session: Session, category: str, employee_id: str) -> int:
             _count(run(delete(Goal).where(Goal.owner_id == me)))
             + _count(run(delete(CheckIn).where(CheckIn.employee_id == me)))
             + _count(run(update(Objective).where(Objective.owner_id == me).values(owner_id=None)))
+            + _count(run(delete(KpiActual).where(KpiActual.employee_id == me)))
         )
     if category == "reviews":
         return _count(run(delete(Review).where(Review.subject_id == me))) + _count(
@@ -279,8 +288,18 @@ def _erase_category(session: Session, category: str, employee_id: str) -> int:
             )
         )
     if category == "results":
-        return _count(run(delete(ResultProposal).where(ResultProposal.employee_id == me))) + _count(
-            run(delete(HrisOutbox).where(HrisOutbox.employee_id == me))
+        return (
+            _count(run(delete(ResultProposal).where(ResultProposal.employee_id == me)))
+            + _count(run(delete(HrisOutbox).where(HrisOutbox.employee_id == me)))
+            + _count(run(delete(ResultSync).where(ResultSync.employee_id == me)))
+            + _count(run(delete(TalentDecision).where(TalentDecision.employee_id == me)))
+            + _count(
+                run(
+                    update(TalentDecision)
+                    .where(TalentDecision.decided_by == me)
+                    .values(decided_by=ERASED)
+                )
+            )
         )
     if category == "notifications":
         return _count(run(delete(Notification).where(Notification.recipient_id == me)))
