@@ -5,7 +5,8 @@ When a cycle completes, every KPI goal of it with a numeric actual becomes one
 target / stretch, and the person's department and job title at that time (so "the role's"
 and "the department's" history do not move when people change jobs later). The actual is
 the goal's `target.actual` (what check-ins reported), else the `actual` of the latest
-check-in entry for that goal. Keyed by (cycle, goal): closing again changes nothing.
+check-in entry for that goal. Keyed by (cycle, goal): closing again changes nothing. A
+definition with `carry_over.actuals_to_target_history: false` records none.
 
 `past_actuals` reads them back by metric and basis (the person's, their role's, their
 department's) from the most recent other cycles.
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from definitions.models import ResultsPhase
 from store.models import CheckIn, Cycle, Employee, Goal, KpiActual
 from store.upsert import insert_if_absent
 
@@ -45,8 +47,29 @@ def _checkin_actuals(session: Session, cycle_id: str) -> dict[str, float]:
     return actuals
 
 
+def keeps_actuals(session: Session, definition_ref: str) -> bool:
+    """The definition's `carry_over.actuals_to_target_history` (true when the definition
+    has no results phase, or the store does not have the version)."""
+    from definitions.pinned import PinnedDefinition
+    from definitions.registry import RegistryError, get_version
+
+    try:
+        row = get_version(session, definition_ref)
+    except RegistryError:
+        return True
+    pinned = PinnedDefinition.from_canonical(row.ref, row.sha256, row.canonical)
+    for phase in pinned.definition.phases:
+        if isinstance(phase, ResultsPhase):
+            return phase.carry_over.actuals_to_target_history
+    return True
+
+
 def record_kpi_actuals(session: Session, cycle_id: str, at: datetime) -> int:
-    """Record the cycle's KPI actuals once; how many rows this call added."""
+    """Record the cycle's KPI actuals once (unless its definition's
+    `carry_over.actuals_to_target_history` is false); how many rows this call added."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None or not keeps_actuals(session, cycle.definition_ref):
+        return 0
     goals = session.scalars(
         select(Goal)
         .where(Goal.cycle_id == cycle_id, Goal.type == "kpi", Goal.status != "returned")

@@ -4,20 +4,24 @@ recorded as the history the second suggests target ranges from."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from activities.records import RecordActivities
 from activities.results.actuals import past_actuals
 from activities.types import BuildPrefillInput, CloseCycleInput
+from definitions.loader import load_file
 from definitions.pinned import PinnedDefinition
+from definitions.registry import publish
 from store.models import Goal, KpiActual
-from tests.activities.conftest import CYCLE, launched, open_input
+from tests.activities.conftest import CYCLE, cycle_input, launched, open_input
 from tests.activities.test_records_tasks import GOALS, fresh, opened, submit
 
 FIRST = "ar-2026"
+STOCK = Path(__file__).resolve().parents[2] / "definitions" / "cycles"
 
 
 async def first_cycle(
@@ -112,5 +116,24 @@ async def test_a_cancelled_cycle_records_no_actuals(
     await first_cycle(records, pinned, session)
 
     await records.close_cycle(CloseCycleInput(cycle_id=FIRST, status="cancelled"))
+
+    assert fresh(session).scalars(select(KpiActual)).all() == []
+
+
+async def test_a_definition_can_keep_actuals_out_of_the_history(
+    records: RecordActivities,
+    pinned: PinnedDefinition,
+    sessions: sessionmaker[Session],
+    session: Session,
+    employees: None,
+) -> None:
+    """probation-review@1 says `actuals_to_target_history: false`."""
+    with sessions() as writing, writing.begin():
+        for name in ("annual-review", "probation-review"):
+            publish(writing, load_file(STOCK / name / "v1.yaml"))
+    await first_cycle(records, pinned, session)
+    await records.record_cycle(cycle_input(FIRST, definition_ref="probation-review@1"))
+
+    await records.close_cycle(CloseCycleInput(cycle_id=FIRST, status="completed"))
 
     assert fresh(session).scalars(select(KpiActual)).all() == []
