@@ -46,7 +46,7 @@ from activities import scoring
 from activities.hris.base import Hris, Person
 from activities.notify.base import Notifier, OutgoingNotification, StoreFirstNotifier
 from activities.results.actuals import record_kpi_actuals
-from activities.results.talent import record_talent_decisions
+from activities.results.talent import record_talent_decisions, talent_decisions_prefill
 from activities.types import (
     ActivityName,
     ApplyBudgetInput,
@@ -1850,6 +1850,7 @@ def _group_prefill(session: Session, cycle_id: str, kind: str, group: str) -> di
                 currency: {key: money_text(value) for key, value in amounts.items()}
                 for currency, amounts in sorted(totals.items())
             },
+            "talent_decisions": talent_decisions_prefill(session, cycle_id, group),
         }
     return {}
 

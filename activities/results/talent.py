@@ -114,3 +114,21 @@ def decisions_by_person(
             }
         )
     return result
+
+
+def talent_decisions_prefill(session: Session, cycle_id: str, group: str) -> list[dict[str, Any]]:
+    """The group's recorded decisions as the approval form's `talent_decisions` entries,
+    so a returned and re-opened approval starts from them."""
+    entries = []
+    for row in session.scalars(
+        select(TalentDecision)
+        .where(TalentDecision.cycle_id == cycle_id, TalentDecision.group == group)
+        .order_by(TalentDecision.employee_id, TalentDecision.id)
+    ):
+        entry: dict[str, Any] = {"employee_id": row.employee_id, "decision": row.decision}
+        if row.position:
+            entry["position"] = row.position
+        if row.note:
+            entry["note"] = row.note
+        entries.append(entry)
+    return entries

@@ -11,7 +11,7 @@ from activities.hris.embedded import EmbeddedHris
 from activities.records import RecordActivities
 from activities.results.talent import decisions_by_person
 from activities.sync import ResultsSyncActivities
-from activities.types import OpenTaskInput, SyncResultsInput
+from activities.types import BuildPrefillInput, OpenTaskInput, SyncResultsInput
 from definitions.pinned import PinnedDefinition
 from store.models import HrisOutbox, PerformanceEvent, ResultProposal, TalentDecision
 from tests.activities.conftest import CYCLE, START, launched
@@ -87,6 +87,17 @@ async def test_talent_decisions_are_recorded_with_who_decided_and_replaced_on_re
         .order_by(PerformanceEvent.at)
     ).all()
     assert [data["talent_decisions"] for data in timeline] == [1, 3]
+    prefill = await records.build_prefill(
+        BuildPrefillInput(
+            cycle_id=CYCLE, employee_id=None, phase_id="results",
+            kind="results_approval", group="Engineering",
+        )
+    )  # fmt: skip
+    assert prefill["talent_decisions"] == [
+        {"employee_id": "E100", "decision": "promote"},
+        {"employee_id": "E100", "decision": "key_position", "position": "Head of QA"},
+        {"employee_id": "E101", "decision": "develop"},
+    ]
 
 
 async def test_the_hris_receives_the_decisions_with_the_talent_flags(
