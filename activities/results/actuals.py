@@ -1,9 +1,10 @@
 """The KPI actuals a finished cycle leaves behind, for the next cycles' target ranges.
 
-When a cycle completes, every KPI goal of it with a numeric actual becomes one
-`KpiActual` row: person, metric, unit, direction, the actual, the goal's threshold /
-target / stretch, and the person's department and job title at that time (so "the role's"
-and "the department's" history do not move when people change jobs later). The actual is
+When a cycle completes, every KPI goal of it (not returned or dropped) with a numeric
+actual becomes one `KpiActual` row: person, metric, unit, direction, the actual, the
+goal's threshold / target / stretch, and the person's department and job title at that
+time (so "the role's" and "the department's" history do not move when people change
+jobs later). The actual is
 the goal's `target.actual` (what check-ins reported), else the `actual` of the latest
 check-in entry for that goal. Keyed by (cycle, goal): closing again changes nothing. A
 definition with `carry_over.actuals_to_target_history: false` records none.
@@ -72,7 +73,11 @@ def record_kpi_actuals(session: Session, cycle_id: str, at: datetime) -> int:
         return 0
     goals = session.scalars(
         select(Goal)
-        .where(Goal.cycle_id == cycle_id, Goal.type == "kpi", Goal.status != "returned")
+        .where(
+            Goal.cycle_id == cycle_id,
+            Goal.type == "kpi",
+            Goal.status.not_in(("returned", "dropped")),
+        )
         .order_by(Goal.id)
     ).all()
     if not goals:
