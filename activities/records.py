@@ -47,6 +47,8 @@ from activities.goals import records as goal_records
 from activities.goals import store as goal_store
 from activities.hris.base import Hris, Person
 from activities.notify.base import Notifier, OutgoingNotification, StoreFirstNotifier
+from activities.results.actuals import record_kpi_actuals
+from activities.results.talent import record_talent_decisions, talent_decisions_prefill
 from activities.types import (
     ActivityName,
     ApplyBudgetInput,
@@ -957,10 +959,21 @@ class RecordActivities:
         if kind == "results_approval":
             decision = str(payload.get("decision"))
             approving = group_of_subject(input.subject_id)
+            facts: dict[str, Any] = {"decision": decision}
+            if approving is not None and "talent_decisions" in payload:
+                facts["talent_decisions"], _ = record_talent_decisions(
+                    session,
+                    cycle_id=input.cycle_id,
+                    group=approving,
+                    task_id=input.task_id,
+                    decided_by=input.submitter_id,
+                    at=input.submitted_at,
+                    entries=payload["talent_decisions"],
+                )
             if decision == "approve" and approving is not None:
-                approved = _approve_results(session, input, approving)
-                return "Results approved", {"decision": decision, "approved": approved}
-            return "Results returned for changes", {"decision": decision}
+                facts["approved"] = _approve_results(session, input, approving)
+                return "Results approved", facts
+            return "Results returned for changes", facts
         return f"{kind.replace('_', ' ').capitalize()} submitted", {}
 
     # -- prefills ----------------------------------------------------------------------------
@@ -1282,8 +1295,10 @@ class RecordActivities:
     @activity.defn(name=ActivityName.CLOSE_CYCLE)
     async def close_cycle(self, input: CloseCycleInput) -> None:
         """Mark the cycle completed or cancelled; a cancelled cycle's participants still
-        active become cancelled. (Carry-over into the next cycle needs nothing more now:
-        the next cycle's prefills read this one's records.)"""
+        active become cancelled. A completed cycle records its KPI actuals per person
+        and metric (`activities.results.actuals`), the history later cycles suggest
+        target ranges from; the action items carry over through the next cycle's goal
+        draft prefill, which reads this one's minutes."""
 
         def work(session: Session) -> None:
             cycle = session.get(Cycle, input.cycle_id, with_for_update=True)
@@ -1292,6 +1307,7 @@ class RecordActivities:
             cycle.status = input.status
             if input.status == "completed":
                 goal_store.lapse(session, input.cycle_id, max(utc_now(), cycle.nominal_end))
+                record_kpi_actuals(session, input.cycle_id, utc_now())
             if input.status == "cancelled":
                 now = utc_now()
                 session.execute(
@@ -1918,6 +1934,7 @@ def _group_prefill(session: Session, cycle_id: str, kind: str, group: str) -> di
                 currency: {key: money_text(value) for key, value in amounts.items()}
                 for currency, amounts in sorted(totals.items())
             },
+            "talent_decisions": talent_decisions_prefill(session, cycle_id, group),
         }
     return {}
 

@@ -204,6 +204,8 @@ class SyncResultsInput(Message):
 class SyncResultsResult(Message):
     sent: int
     skipped: int
+    unchanged: int = 0
+    """Records a previous run already had confirmed: not sent again."""
 
 
 class CloseCycleInput(Message):

@@ -21,6 +21,21 @@ BUILTIN_FORMS: dict[str, dict[str, Any]] = {
         "properties": {
             "decision": {"enum": ["approve", "return"]},
             "comments": {"type": "string", "maxLength": 4000},
+            "talent_decisions": {
+                "type": "array",
+                "maxItems": 1000,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["employee_id", "decision"],
+                    "properties": {
+                        "employee_id": {"type": "string", "maxLength": 64},
+                        "decision": {"enum": ["develop", "promote", "retain", "key_position"]},
+                        "position": {"type": "string", "maxLength": 200},
+                        "note": {"type": "string", "maxLength": 2000},
+                    },
+                },
+            },
         },
     },
     CALIBRATION: {

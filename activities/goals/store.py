@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from activities.goals.rollup import NOT_COUNTED, Node, goal_progress, lapsed_status, roll_up
 from activities.goals.targets import Suggestion, suggest
+from activities.results.actuals import past_actuals
 from definitions.models import GoalSettingPhase
 from store.base import utc_now
 from store.models import (
@@ -676,7 +677,15 @@ def kpi_history(
     session: Session, cycle_id: str, employee_id: str, metric: str, lookback: int
 ) -> dict[str, list[float]]:
     """Past actuals of a KPI metric by basis: the person's, their role's (same job
-    title), their department's, from the `lookback` most recent other cycles."""
+    title), their department's, from the `lookback` most recent other cycles.
+
+    A finished cycle records its actuals (`kpi_actuals`, written when it closes): those
+    are the history. Cycles that recorded none (still running, or closed before the
+    table existed) are read from their goals' reported actuals instead.
+    """
+    recorded = past_actuals(session, cycle_id, employee_id, metric, lookback)
+    if any(recorded.values()):
+        return recorded
     person = session.get(Employee, employee_id)
     cycles = list(
         session.scalars(

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/cycles", tags=["analytics"], responses=error_respons
 
 @router.get(
     "/{cycle_id}/analytics",
-    summary="Rating distribution against the guideline, and the 9-box grid",
+    summary="Ratings against the guideline, calibration shifts, high performers, 9-box, pay spend",
     responses=error_responses(404),
 )
 def cycle_analytics(
@@ -36,4 +36,4 @@ def cycle_analytics(
             type="NotAllowed",
             details={"departments": sorted(user.departments)},
         )
-    return service.cycle_analytics(session, cycle_id, group)
+    return service.cycle_analytics(session, cycle_id, group, access)

@@ -4,6 +4,9 @@
   when calibration changed it, else the computed one), against the calibration
   guideline of the cycle's evaluation phase and its tolerance.
 - The 9-box grid: the cell of each result proposal (`<performance>/<potential>`).
+- What the results phase adds: per-group distributions, calibration shifts, the
+  high-performer profile, pay spend against the budget, succession slates and talent
+  decisions (`api.services.results_analytics`).
 """
 
 from __future__ import annotations
@@ -15,19 +18,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.errors import NotFound
+from api.permissions import Access
 from api.schemas.analytics import CycleAnalytics, Level, NineBoxCell, RatingBand
-from definitions.models import EvaluationPhase
+from api.services import audit
+from api.services.results_analytics import results_analytics
+from definitions.models import EvaluationPhase, ResultsPhase
 from perfloop.cycles import resolve_pinned
 from store.models import Cycle, CycleParticipant, Rating, ResultProposal
 
 LEVELS: tuple[Level, ...] = get_args(Level)
 
 
-def _evaluation(session: Session, ref: str) -> EvaluationPhase | None:
-    for phase in resolve_pinned(session, ref).definition.phases:
-        if isinstance(phase, EvaluationPhase):
-            return phase
-    return None
+def _phases(session: Session, ref: str) -> tuple[EvaluationPhase | None, ResultsPhase | None]:
+    phases = resolve_pinned(session, ref).definition.phases
+    evaluation = next((p for p in phases if isinstance(p, EvaluationPhase)), None)
+    results = next((p for p in phases if isinstance(p, ResultsPhase)), None)
+    return evaluation, results
 
 
 def _final_ratings(session: Session, cycle_id: str, members: set[str] | None) -> list[int | None]:
@@ -94,7 +100,11 @@ def _nine_box(session: Session, cycle_id: str, members: set[str] | None) -> list
     ]
 
 
-def cycle_analytics(session: Session, cycle_id: str, group: str | None = None) -> CycleAnalytics:
+def cycle_analytics(
+    session: Session, cycle_id: str, group: str | None = None, access: Access | None = None
+) -> CycleAnalytics:
+    """The analytics of the cycle (one group's, given one). Pay spend is pay data: with
+    `access`, the read is audited (`pay.read` of `cycle_analytics`)."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise NotFound(f"no cycle {cycle_id}", type="CycleNotFound")
@@ -107,12 +117,12 @@ def cycle_analytics(session: Session, cycle_id: str, group: str | None = None) -
     if group is not None and group not in groups:
         raise NotFound(f"cycle {cycle_id} has no group {group}", type="GroupNotFound")
     members = {e for e, g in membership if g == group} if group is not None else None
-    phase = _evaluation(session, cycle.definition_ref)
+    phase, results_phase = _phases(session, cycle.definition_ref)
     ratings = _final_ratings(session, cycle_id, members)
     nine_box = _nine_box(session, cycle_id, members)
     rated = sum(1 for value in ratings if value is not None)
     participants = len(members) if members is not None else len(membership)
-    return CycleAnalytics(
+    analytics = CycleAnalytics(
         cycle_id=cycle_id,
         definition=cycle.definition_ref,
         group=group,
@@ -128,4 +138,24 @@ def cycle_analytics(session: Session, cycle_id: str, group: str | None = None) -
         distribution=_distribution(phase, ratings),
         nine_box=nine_box,
         nine_box_placed=sum(cell.count for cell in nine_box),
+        results=results_analytics(
+            session,
+            cycle,
+            {e: g for e, g in membership},
+            members,
+            phase,
+            results_phase,
+            lambda finals: _distribution(phase, finals),
+        ),
     )
+    if access is not None:
+        audit.record(
+            session,
+            access,
+            "pay.read",
+            resource_type="cycle_analytics",
+            resource_id=cycle_id,
+            subject_id=f"@{group}" if group is not None else None,
+        )
+        session.commit()
+    return analytics

@@ -44,6 +44,7 @@ from store.models import (
     Goal,
     HrisOutbox,
     InterviewMinutes,
+    KpiActual,
     Notification,
     Objective,
     ParticipantPhase,
@@ -51,7 +52,9 @@ from store.models import (
     ProgressEvent,
     Rating,
     ResultProposal,
+    ResultSync,
     Review,
+    TalentDecision,
     Task,
     TaskEvent,
 )
@@ -164,6 +167,11 @@ def _sections(session: Session, employee_id: str) -> dict[str, list[Any]]:
         ),
         "results": rows(select(ResultProposal).where(ResultProposal.employee_id == employee_id)),
         "hris_outbox": rows(select(HrisOutbox).where(HrisOutbox.employee_id == employee_id)),
+        "result_syncs": rows(select(ResultSync).where(ResultSync.employee_id == employee_id)),
+        "talent_decisions": rows(
+            select(TalentDecision).where(TalentDecision.employee_id == employee_id)
+        ),
+        "kpi_actuals": rows(select(KpiActual).where(KpiActual.employee_id == employee_id)),
         "performance_events": rows(
             select(PerformanceEvent).where(PerformanceEvent.employee_id == employee_id)
         ),
@@ -256,6 +264,7 @@ def _erase_category(session: Session, category: str, employee_id: str) -> int:
             + _count(run(delete(ProgressEvent).where(ProgressEvent.employee_id == me)))
             + _count(run(delete(Anomaly).where(Anomaly.employee_id == me)))
             + _count(run(update(Anomaly).where(Anomaly.manager_id == me).values(manager_id=ERASED)))
+            + _count(run(delete(KpiActual).where(KpiActual.employee_id == me)))
         )
     if category == "reviews":
         return _count(run(delete(Review).where(Review.subject_id == me))) + _count(
@@ -289,8 +298,18 @@ def _erase_category(session: Session, category: str, employee_id: str) -> int:
             )
         )
     if category == "results":
-        return _count(run(delete(ResultProposal).where(ResultProposal.employee_id == me))) + _count(
-            run(delete(HrisOutbox).where(HrisOutbox.employee_id == me))
+        return (
+            _count(run(delete(ResultProposal).where(ResultProposal.employee_id == me)))
+            + _count(run(delete(HrisOutbox).where(HrisOutbox.employee_id == me)))
+            + _count(run(delete(ResultSync).where(ResultSync.employee_id == me)))
+            + _count(run(delete(TalentDecision).where(TalentDecision.employee_id == me)))
+            + _count(
+                run(
+                    update(TalentDecision)
+                    .where(TalentDecision.decided_by == me)
+                    .values(decided_by=ERASED)
+                )
+            )
         )
     if category == "notifications":
         return _count(run(delete(Notification).where(Notification.recipient_id == me)))

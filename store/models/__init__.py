@@ -34,6 +34,7 @@ from store.models.records import (
     ResultProposal,
     Review,
 )
+from store.models.results import KpiActual, ResultSync, TalentDecision
 
 __all__ = [
     "Acknowledgment",
@@ -51,6 +52,7 @@ __all__ = [
     "HrisOutbox",
     "IdempotencyKey",
     "InterviewMinutes",
+    "KpiActual",
     "Notification",
     "NotificationDelivery",
     "Objective",
@@ -59,7 +61,9 @@ __all__ = [
     "ProgressEvent",
     "Rating",
     "ResultProposal",
+    "ResultSync",
     "Review",
+    "TalentDecision",
     "Task",
     "TaskEvent",
 ]

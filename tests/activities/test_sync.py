@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,13 +12,17 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.hris.base import PushReceipt, ResultRecord
 from activities.hris.embedded import EmbeddedHris
+from activities.hris.scim import ScimHris
 from activities.records import RecordActivities
 from activities.sync import ResultsSyncActivities
 from activities.types import ProposeResultsInput, SyncResultsInput
 from definitions.models import ResultsPhase
 from definitions.pinned import PinnedDefinition
 from store.models.records import HrisOutbox, ResultProposal
+from store.models.results import ResultSync
 from tests.activities.conftest import CYCLE, launched
+from tests.activities.fake_scim import TOKEN, FakeScim
+from tests.activities.servers import LoopbackServer
 
 ENGINEERING = ("E001", "E100", "E101", "E102")
 
@@ -99,8 +104,76 @@ async def test_a_crash_between_sending_and_recording_sends_nothing_twice(
         ResultsSyncActivities(sessions, embedded).sync_results, sync_input()
     )
 
-    # E001's four results were pushed and recorded; E100's first two were pushed but the
-    # worker died before recording them: the HRIS answers "already sent" for those.
-    assert retried.skipped == 2
-    assert retried.sent == 4 * len(ENGINEERING) - 6
+    # Six results were pushed and each recorded as it was confirmed: the retry sends the
+    # other ten and none of those six again.
+    assert (retried.sent, retried.skipped, retried.unchanged) == (4 * len(ENGINEERING) - 6, 0, 6)
     assert len(session.scalars(select(HrisOutbox.id)).all()) == 4 * len(ENGINEERING)
+
+
+class Crash(Exception):
+    """The worker dies."""
+
+
+class CrashAfterSending:
+    """`after_push` seam: the worker dies after the HRIS confirmed push number `n` and
+    before the engine recorded it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.pushes = 0
+
+    def __call__(self, record: ResultRecord, receipt: PushReceipt) -> None:
+        self.pushes += 1
+        if self.pushes == self.n:
+            raise Crash(record.business_key)
+
+
+@pytest.fixture
+def scim() -> Iterator[tuple[FakeScim, LoopbackServer]]:
+    fake = FakeScim()
+    with fake.serve() as server:
+        yield fake, server
+
+
+async def test_a_fake_hris_receives_each_result_once_across_a_crash_retries_and_reruns(
+    records: RecordActivities,
+    pinned: PinnedDefinition,
+    sessions: sessionmaker[Session],
+    session: Session,
+    employees: None,
+    scim: tuple[FakeScim, LoopbackServer],
+) -> None:
+    """Against a fake HRIS that records every request: a crash between the HRIS's answer
+    and the engine's record re-sends that one record (same idempotency key, not applied
+    twice); a retry and a re-run send nothing else twice."""
+    await propose_engineering(records, pinned)
+    fake, server = scim
+    hris = ScimHris(f"{server.url}/scim/v2/", TOKEN)
+    keys = [f"{CYCLE}/{e}/{kind}" for e in sorted(ENGINEERING) for kind in sync_input().targets]
+    seam = CrashAfterSending(n=7)
+
+    with pytest.raises(Crash):
+        await ActivityEnvironment().run(
+            ResultsSyncActivities(sessions, hris, after_push=seam).sync_results, sync_input()
+        )
+    assert fake.result_posts == keys[:7]
+    retried = await ActivityEnvironment().run(
+        ResultsSyncActivities(sessions, hris).sync_results, sync_input()
+    )
+    rerun = await ActivityEnvironment().run(
+        ResultsSyncActivities(sessions, hris).sync_results, sync_input()
+    )
+
+    # Only the seventh record, confirmed but not recorded, crossed the wire twice.
+    assert fake.result_posts == keys[:7] + keys[6:]
+    assert sorted(fake.results) == sorted(keys)
+    assert (retried.sent, retried.skipped, retried.unchanged) == (len(keys) - 7, 1, 6)
+    assert (rerun.sent, rerun.skipped, rerun.unchanged) == (0, 0, len(keys))
+    statuses = session.scalars(
+        select(ResultProposal.status).where(ResultProposal.group == "Engineering")
+    ).all()
+    assert set(statuses) == {"synced"}
+    synced = dict(session.execute(select(ResultSync.business_key, ResultSync.status)).all())
+    assert sorted(synced) == sorted(keys)
+    assert synced[keys[6]] == "already_sent"
+    assert all(fake.results[key]["business_key"] == key for key in keys)

@@ -214,6 +214,14 @@ async def hr_distribution(b: Browsing) -> None:
     placed = await page.locator(".nine-box .cell .n").all_inner_texts()
     assert sum(int(n) for n in placed) == 4
     await b.shot("hr-cycle-engineering")
+    # The results part: pay spend against the budget, calibration shifts, succession.
+    await page.locator("#pay-title").scroll_into_view_if_needed()
+    await expect(page.locator('tr[data-pay="Engineering"]')).to_be_visible()
+    await expect(page.locator('tr[data-pay="*"]')).to_contain_text("Total")
+    await expect(page.locator('tr[data-group="Engineering"]')).to_be_visible()
+    await expect(page.get_by_role("heading", name="High performers")).to_be_visible()
+    await expect(page.locator('li[data-position="Head of Engineering"]')).to_be_visible()
+    await b.shot("hr-cycle-results")
 
 
 async def test_goals_review_and_hr_distribution_in_the_browser(

@@ -3,6 +3,7 @@ import { api, ApiError } from "../api.js";
 import { shell } from "../app.js";
 import { distributionChart, nineBox } from "../charts.js";
 import { directory } from "../directory.js";
+import { resultsSection } from "./results.js";
 import { empty, formatDate, h, humanize, loading, skeletonRows } from "../ui.js";
 import { coverageSection } from "./goals.js";
 
@@ -120,6 +121,7 @@ async function analyticsSection(cycleId, group, ctx, rerender) {
     { "aria-labelledby": "results-title", style: "margin-top:24px" },
     h("div.page-head", { style: "margin-bottom:0" }, h("h2#results-title", "Ratings and talent"), h("div.toolbar", h("label.muted.small", "Show"), picker)),
     h("div.grid.cols-2", distribution, grid),
+    resultsSection(data),
   );
 }
 
