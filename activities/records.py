@@ -1723,10 +1723,20 @@ def _carried_development_goals(
 
 def _goal_draft_prefill(session: Session, cycle_id: str, employee_id: str) -> dict[str, Any]:
     goals, ideas = _carried_development_goals(session, cycle_id, employee_id)
+    snapshot = session.execute(
+        select(CycleParticipant.group, CycleParticipant.manager_id).where(
+            CycleParticipant.cycle_id == cycle_id, CycleParticipant.employee_id == employee_id
+        )
+    ).first()
+    group, manager_id = (snapshot.group, snapshot.manager_id) if snapshot else (None, None)
     prefill: dict[str, Any] = {
         "objectives": [
-            *_objectives(session, cycle_id, _group_of(session, cycle_id, employee_id)),
-            *goal_records.manager_goals(session, cycle_id, employee_id),
+            *_objectives(session, cycle_id, group),
+            *(
+                goal_records.manager_goals(session, cycle_id, employee_id, manager_id)
+                if manager_id is not None
+                else []
+            ),
         ]
     }
     if goals:

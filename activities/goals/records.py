@@ -90,12 +90,17 @@ def target_suggestions(session: Session, cycle_id: str, employee_id: str) -> lis
     return suggestions
 
 
-def manager_goals(session: Session, cycle_id: str, employee_id: str) -> list[dict[str, Any]]:
-    """The manager's approved goals, to align to (`alignment.parents` has `manager`)."""
+def manager_goals(
+    session: Session, cycle_id: str, employee_id: str, manager_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The manager's approved goals, to align to (`alignment.parents` has `manager`).
+
+    `manager_id`, when the caller has it already (the snapshot's), saves a query.
+    """
     phase = store.goal_phase(session, cycle_id)
     if phase is not None and "manager" not in phase.alignment.parents:
         return []
-    manager = session.scalar(
+    manager = manager_id or session.scalar(
         select(CycleParticipant.manager_id).where(
             CycleParticipant.cycle_id == cycle_id, CycleParticipant.employee_id == employee_id
         )

@@ -56,22 +56,31 @@ def key_of(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:40]
 
 
+_GOAL_PHASES: dict[str, GoalSettingPhase | None] = {}
+"""Goal setting phase by exact definition ref (`name@version`). A published version never
+changes, and decoding one is a millisecond: every goal draft of a launch asks for it."""
+_GOAL_PHASES_MAX = 256
+
+
 def goal_phase(session: Session, cycle_id: str) -> GoalSettingPhase | None:
     """The goal setting phase of the definition the cycle pinned."""
     from definitions.registry import RegistryError
     from perfloop.cycles import resolve_pinned
 
-    cycle = session.get(Cycle, cycle_id)
-    if cycle is None:
+    ref = session.scalar(select(Cycle.definition_ref).where(Cycle.cycle_id == cycle_id))
+    if ref is None:
         return None
+    if ref in _GOAL_PHASES:
+        return _GOAL_PHASES[ref]
     try:
-        pinned = resolve_pinned(session, cycle.definition_ref)
+        pinned = resolve_pinned(session, ref)
     except RegistryError:
         return None
-    for phase in pinned.definition.phases:
-        if isinstance(phase, GoalSettingPhase):
-            return phase
-    return None
+    found = next((p for p in pinned.definition.phases if isinstance(p, GoalSettingPhase)), None)
+    if len(_GOAL_PHASES) >= _GOAL_PHASES_MAX:
+        _GOAL_PHASES.clear()
+    _GOAL_PHASES[ref] = found
+    return found
 
 
 def change_policy(session: Session, cycle_id: str) -> ChangePolicy:
