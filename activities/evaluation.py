@@ -130,6 +130,24 @@ def review_comments(comments: Mapping[str, Any] | None) -> tuple[str, ...]:
     return tuple(str(items[k]) for k in sorted(items) if isinstance(items[k], str))
 
 
+def review_in(row: Any) -> ReviewIn:
+    """A stored review (anything with the `Review` row's attributes) for these functions."""
+    ratings = {
+        str(k): float(v)
+        for k, v in (row.ratings or {}).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    return ReviewIn(
+        reviewer_id=row.reviewer_id,
+        subject_id=row.subject_id,
+        kind=row.kind,
+        overall=row.overall,
+        ratings=ratings,
+        comments=review_comments(row.comments),
+        at=row.at,
+    )
+
+
 # --- anonymity -------------------------------------------------------------------------------
 
 
