@@ -4,6 +4,7 @@ bias statistics on constructed data, calibration preparation and 360 assignment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,8 +30,15 @@ from definitions.models import (
 from tests.activities.conftest import STOCK
 
 ANNUAL = pin(load_file(STOCK / "annual-review" / "v1.yaml")).definition
-PHASE = ANNUAL.phase("evaluation")
-assert isinstance(PHASE, EvaluationPhase)
+
+
+def _evaluation() -> EvaluationPhase:
+    phase = ANNUAL.phase("evaluation")
+    assert isinstance(phase, EvaluationPhase)
+    return phase
+
+
+PHASE = _evaluation()
 SCALE = PHASE.rating_scale
 COMPETENCIES = ("delivers-results", "collaboration", "ownership")
 
@@ -40,7 +48,7 @@ def review(
     kind: str,
     overall: float | None,
     subject: str = "E1",
-    ratings: dict[str, float] | None = None,
+    ratings: Mapping[str, float] | None = None,
     comments: tuple[str, ...] = (),
 ) -> ReviewIn:
     return ReviewIn(reviewer, subject, kind, overall, ratings or {}, comments)
@@ -118,7 +126,9 @@ def test_direct_reports_under_their_threshold_roll_into_peers() -> None:
 
 
 def test_comments_need_their_own_threshold() -> None:
-    anonymity = {"peers": GroupAnonymity(scores_threshold=3, comments_threshold=4)}
+    anonymity: dict[ev.GroupName, GroupAnonymity] = {
+        "peers": GroupAnonymity(scores_threshold=3, comments_threshold=4)
+    }
     feedback = ev.anonymise(peers(3, 4, 5), anonymity)
     group = feedback.groups["peers"]
     assert group.scores_shown
