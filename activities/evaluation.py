@@ -44,6 +44,7 @@ rules, in one place:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,18 +95,21 @@ def _mean(values: Sequence[float]) -> float | None:
 
 def _stddev(values: Sequence[float]) -> float:
     """Population standard deviation (0 for fewer than two values)."""
-    if len(values) < 2:
+    n = len(values)
+    if n < 2:
         return 0.0
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    mean = sum(values) / n
+    return math.sqrt(max(sum([v * v for v in values]) / n - mean * mean, 0.0))
 
 
 # --- reviews --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReviewIn:
-    """One submitted review, as the pure functions see it."""
+    """One submitted review, as the pure functions see it (treat it as read-only; not
+    frozen only because frozen dataclasses are slow to build by the 100,000). `value`
+    is computed: the overall rating, or the mean competency rating without one."""
 
     reviewer_id: str
     subject_id: str
@@ -114,14 +118,14 @@ class ReviewIn:
     ratings: Mapping[str, float] = field(default_factory=dict)
     comments: tuple[str, ...] = ()
     at: datetime | None = None
+    value: float | None = field(init=False, default=None, compare=False)
 
-    @property
-    def value(self) -> float | None:
-        """The overall rating, or the mean competency rating without one."""
+    def __post_init__(self) -> None:
         if self.overall is not None:
-            return float(self.overall)
-        values = [float(v) for v in self.ratings.values() if isinstance(v, int | float)]
-        return _mean(values)
+            self.value = float(self.overall)
+        elif self.ratings:
+            values = [float(v) for v in self.ratings.values() if isinstance(v, int | float)]
+            self.value = sum(values) / len(values) if values else None
 
 
 def review_comments(comments: Mapping[str, Any] | None) -> tuple[str, ...]:
@@ -130,21 +134,24 @@ def review_comments(comments: Mapping[str, Any] | None) -> tuple[str, ...]:
     return tuple(str(items[k]) for k in sorted(items) if isinstance(items[k], str))
 
 
-def review_in(row: Any) -> ReviewIn:
-    """A stored review (anything with the `Review` row's attributes) for these functions."""
-    ratings = {
-        str(k): float(v)
-        for k, v in (row.ratings or {}).items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
+def review_in(row: Any, *, comments: bool = True) -> ReviewIn:
+    """A stored review (anything with the `Review` row's attributes) for these functions;
+    `comments=False` skips the comment texts (scores and bias statistics need none)."""
+    raw = row.ratings
+    if not raw:
+        ratings: Mapping[str, float] = {}
+    elif all(type(v) is int or type(v) is float for v in raw.values()):
+        ratings = raw  # as stored: JSON numbers, nothing to convert
+    else:
+        ratings = {k: float(v) for k, v in raw.items() if type(v) is int or type(v) is float}
     return ReviewIn(
-        reviewer_id=row.reviewer_id,
-        subject_id=row.subject_id,
-        kind=row.kind,
-        overall=row.overall,
-        ratings=ratings,
-        comments=review_comments(row.comments),
-        at=row.at,
+        row.reviewer_id,
+        row.subject_id,
+        row.kind,
+        row.overall,
+        ratings,
+        review_comments(row.comments) if comments else (),
+        row.at,
     )
 
 
@@ -214,18 +221,30 @@ def _settings(anonymity: Mapping[GroupName, GroupAnonymity], group: GroupName) -
     return anonymity.get(group, DEFAULT_ANONYMITY)
 
 
+NOTHING = Anonymised({}, (), {})
+
+
 def anonymise(
-    reviews: Sequence[ReviewIn], anonymity: Mapping[GroupName, GroupAnonymity]
+    reviews: Sequence[ReviewIn],
+    anonymity: Mapping[GroupName, GroupAnonymity],
+    *,
+    detail: bool = True,
 ) -> Anonymised:
     """The rater groups of one reviewee's peer and upward reviews, under the thresholds.
 
-    Other kinds in `reviews` are ignored. See the module notes for the rules.
+    Other kinds in `reviews` are ignored. See the module notes for the rules. With
+    `detail=False` only counts and scores are computed (no competency means, no
+    comments): what scoring needs.
     """
-    pools: dict[GroupName, list[int]] = {g: [] for g in GROUP_ORDER}
+    pools: dict[GroupName, list[int]] = {"peers": [], "direct_reports": []}
+    found = False
     for index, review in enumerate(reviews):
         group = GROUP_OF_KIND.get(review.kind)
         if group is not None:
             pools[group].append(index)
+            found = True
+    if not found:
+        return NOTHING
     includes: dict[GroupName, list[GroupName]] = {g: [g] for g in GROUP_ORDER}
     notices: list[GroupNotice] = []
     for group in GROUP_ORDER:
@@ -285,10 +304,11 @@ def anonymise(
             )
         values = [v for v in (reviews[i].value for i in indexes) if v is not None]
         per_competency: dict[str, list[float]] = defaultdict(list)
-        for i in indexes:
-            for key, value in reviews[i].ratings.items():
-                if isinstance(value, int | float):
-                    per_competency[key].append(float(value))
+        if detail:
+            for i in indexes:
+                for key, value in reviews[i].ratings.items():
+                    if isinstance(value, int | float):
+                        per_competency[key].append(float(value))
         groups[group] = GroupResult(
             group=group,
             responses=count,
@@ -299,7 +319,7 @@ def anonymise(
             competencies={k: sum(v) / len(v) for k, v in sorted(per_competency.items())},
             comments=(
                 tuple(sorted(c for i in indexes for c in reviews[i].comments))
-                if comments_shown
+                if comments_shown and detail
                 else ()
             ),
         )
@@ -342,6 +362,11 @@ def source_values(
     return values
 
 
+@functools.lru_cache(maxsize=64)
+def _weight_map(weights: SourceWeights) -> dict[str, float]:
+    return {name: float(w) for name, w in weights.model_dump().items()}
+
+
 def score_person(
     goal_score: float | None,
     reviews: Sequence[ReviewIn],
@@ -349,10 +374,11 @@ def score_person(
     scale: RatingScale,
     anonymity: Mapping[GroupName, GroupAnonymity],
 ) -> ScoreOutcome:
-    """The weighted score, its rating and the sources that counted, for one person."""
-    feedback = anonymise(reviews, anonymity)
+    """The weighted score, its rating and the sources that counted, for one person
+    (`feedback` holds the groups' counts, scores and notices, not their comments)."""
+    feedback = anonymise(reviews, anonymity, detail=False)
     values = source_values(goal_score, reviews, feedback)
-    weight_map = {name: float(w) for name, w in weights.model_dump().items()}
+    weight_map = _weight_map(weights)
     score = scoring.weighted_score(values, weight_map)
     level = scoring.rating_level(score, scale) if score is not None else None
     sources = {
@@ -466,59 +492,55 @@ def recency_share(times: Iterable[datetime], end: datetime, window: timedelta) -
     return sum(1 for t in items if t >= start) / len(items)
 
 
-def _reviewer_stats(
-    reviewer_id: str,
-    reviews: Sequence[ReviewIn],
-    checks: BiasChecks,
-    mean: float | None,
-    stddev: float,
-    evidence_at: Mapping[str, Sequence[datetime]],
-    end: datetime | None,
+@dataclass
+class _Tally:
+    """One reviewer's running sums, over the reviews of one pool."""
+
+    reviews: int = 0
+    values: int = 0
+    total: float = 0.0
+    middle: int = 0
+    spreads: int = 0
+    spread_total: float = 0.0
+    halo_reviews: int = 0
+    evidence: int = 0
+    recent: int = 0
+
+
+def _stats(
+    reviewer_id: str, tally: _Tally, checks: BiasChecks, mean: float | None, stddev: float
 ) -> ReviewerStats:
-    values = [v for v in (r.value for r in reviews) if v is not None]
-    own_mean = _mean(values)
+    own_mean = tally.total / tally.values if tally.values else None
     z = (own_mean - mean) / stddev if own_mean is not None and mean is not None and stddev else None
     flags: list[str] = []
-    halo_spread: float | None = None
-    halo_reviews = 0
-    if checks.halo is not None:
-        spreads = [
-            _stddev([float(v) for v in r.ratings.values()])
-            for r in reviews
-            if len(r.ratings) >= checks.halo.min_competencies
-        ]
-        halo_spread = _mean(spreads)
-        halo_reviews = sum(1 for s in spreads if s < checks.halo.max_stddev)
-        if halo_spread is not None and halo_spread < checks.halo.max_stddev:
-            flags.append("halo")
+    halo_spread = tally.spread_total / tally.spreads if tally.spreads else None
+    if checks.halo is not None and halo_spread is not None and halo_spread < checks.halo.max_stddev:
+        flags.append("halo")
     if z is not None:
         lenient, severe = checks.leniency, checks.severity
-        if lenient is not None and len(values) >= lenient.min_reviews and z > lenient.z_threshold:
+        if lenient is not None and tally.values >= lenient.min_reviews and z > lenient.z_threshold:
             flags.append("leniency")
-        if severe is not None and len(values) >= severe.min_reviews and z < -severe.z_threshold:
+        if severe is not None and tally.values >= severe.min_reviews and z < -severe.z_threshold:
             flags.append("severity")
-    middle_share = sum(1 for v in values if round(v) == MIDDLE) / len(values) if values else None
+    middle_share = tally.middle / tally.values if tally.values else None
     central = checks.central_tendency
     if (
         central is not None
         and middle_share is not None
-        and len(values) >= central.min_reviews
+        and tally.values >= central.min_reviews
         and middle_share > central.max_share_middle
     ):
         flags.append("central_tendency")
-    share: float | None = None
-    if checks.recency is not None and end is not None:
-        times = [t for r in reviews for t in evidence_at.get(r.subject_id, ())]
-        share = recency_share(times, end, parse_duration(checks.recency.window))
-        if share is not None and share > checks.recency.max_share:
-            flags.append("recency")
+    share = tally.recent / tally.evidence if tally.evidence else None
+    if checks.recency is not None and share is not None and share > checks.recency.max_share:
+        flags.append("recency")
     return ReviewerStats(
         reviewer_id,
-        len(reviews),
+        tally.reviews,
         own_mean,
         z,
-        halo_spread,
-        halo_reviews,
+        halo_spread if checks.halo is not None else None,
+        tally.halo_reviews,
         middle_share,
         share,
         tuple(flags),
@@ -533,28 +555,60 @@ def bias_report(
     end: datetime | None = None,
 ) -> BiasReport:
     """Bias statistics per reviewer (every non-self review) and per manager (manager
-    reviews only, against the population of manager reviews)."""
-    rated = [r for r in reviews if r.kind != "self"]
-    evidence_map = evidence_at or {}
-
-    def stats(pool: Sequence[ReviewIn]) -> tuple[float | None, float, dict[str, ReviewerStats]]:
-        values = [v for v in (r.value for r in pool) if v is not None]
-        mean, stddev = _mean(values), _stddev(values)
-        by_reviewer: dict[str, list[ReviewIn]] = defaultdict(list)
-        for review in pool:
-            by_reviewer[review.reviewer_id].append(review)
-        return (
-            mean,
-            stddev,
-            {
-                reviewer: _reviewer_stats(reviewer, items, checks, mean, stddev, evidence_map, end)
-                for reviewer, items in sorted(by_reviewer.items())
-            },
-        )
-
-    mean, stddev, reviewers = stats(rated)
-    _, _, managers = stats([r for r in rated if r.kind == "manager"])
-    return BiasReport(mean, stddev, reviewers, managers)
+    reviews only, against the population of manager reviews). One pass over the reviews:
+    each review's value, competency spread and evidence counts are computed once."""
+    halo = checks.halo
+    recency: dict[str, tuple[int, int]] = {}
+    if checks.recency is not None and end is not None and evidence_at:
+        start = end - parse_duration(checks.recency.window)
+        for subject, times in evidence_at.items():
+            within = [t for t in times if t <= end]
+            recency[subject] = (len(within), sum(1 for t in within if t >= start))
+    everyone: dict[str, _Tally] = defaultdict(_Tally)
+    managers: dict[str, _Tally] = defaultdict(_Tally)
+    all_values: list[float] = []
+    manager_values: list[float] = []
+    for review in reviews:
+        kind = review.kind
+        if kind == "self":
+            continue
+        tallies: tuple[_Tally, ...] = (everyone[review.reviewer_id],)
+        if kind == "manager":
+            tallies = (tallies[0], managers[review.reviewer_id])
+        value = review.value
+        spread: float | None = None
+        if halo is not None and len(review.ratings) >= halo.min_competencies:
+            spread = _stddev(list(review.ratings.values()))
+        evidence, recent = recency.get(review.subject_id, (0, 0))
+        if value is not None:
+            all_values.append(value)
+            if kind == "manager":
+                manager_values.append(value)
+        for tally in tallies:
+            tally.reviews += 1
+            tally.evidence += evidence
+            tally.recent += recent
+            if value is not None:
+                tally.values += 1
+                tally.total += value
+                if round(value) == MIDDLE:
+                    tally.middle += 1
+            if spread is not None and halo is not None:
+                tally.spreads += 1
+                tally.spread_total += spread
+                if spread < halo.max_stddev:
+                    tally.halo_reviews += 1
+    mean, stddev = _mean(all_values), _stddev(all_values)
+    manager_mean, manager_stddev = _mean(manager_values), _stddev(manager_values)
+    return BiasReport(
+        mean,
+        stddev,
+        {r: _stats(r, t, checks, mean, stddev) for r, t in sorted(everyone.items())},
+        {
+            r: _stats(r, t, checks, manager_mean, manager_stddev)
+            for r, t in sorted(managers.items())
+        },
+    )
 
 
 # --- calibration preparation -----------------------------------------------------------------

@@ -79,7 +79,7 @@ def cycle_reviews(session: Session, cycle_id: str) -> list[evaluation.ReviewIn]:
             Review.at,
         ).where(Review.cycle_id == cycle_id)
     )
-    return [evaluation.review_in(row) for row in rows]
+    return [evaluation.review_in(row, comments=False) for row in rows]
 
 
 def evidence_times(

@@ -219,6 +219,7 @@ def views(reviews: list[ReviewIn], anonymity: dict[Any, GroupAnonymity]) -> Any:
             outcome.rating,
             outcome.sources,
             outcome.feedback.as_json(),
+            ev.anonymise(own, anonymity).as_json(),
             [e for e, r in zip(entries, own, strict=True) if r.kind in ev.ANONYMOUS_KINDS],
         )
         members.append(
