@@ -6,6 +6,7 @@ import { inboxView } from "./views/inbox.js";
 import { taskView } from "./views/task.js";
 import { teamView } from "./views/team.js";
 import { cycleView, cyclesView } from "./views/hr.js";
+import { calibrationView } from "./views/calibration.js";
 
 const ROUTES = [
   { pattern: /^\/signin$/, view: signinView, public: true },
@@ -14,6 +15,7 @@ const ROUTES = [
   { pattern: /^\/team$/, view: teamView, nav: "team" },
   { pattern: /^\/hr$/, view: cyclesView, nav: "hr", roles: ["hr-admin", "hrbp", "ops"] },
   { pattern: /^\/hr\/cycles\/([^/]+)$/, view: cycleView, nav: "hr", roles: ["hr-admin", "hrbp", "ops"] },
+  { pattern: /^\/calibration\/([^/]+)\/([^/]+)$/, view: calibrationView, nav: "inbox" },
 ];
 
 const ROLE_NAMES = { "hr-admin": "HR admin", hrbp: "HR business partner", ops: "Operations" };
