@@ -50,7 +50,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from activities import scoring
 from definitions.durations import parse_duration
@@ -105,11 +105,44 @@ def _stddev(values: Sequence[float]) -> float:
 # --- reviews --------------------------------------------------------------------------------
 
 
+class ReviewLike(Protocol):
+    """What the functions read of a review: a `ReviewIn`, or a store row with the
+    `Review` table's columns (scoring a cycle reads 80,000 of them; building no second
+    object per review keeps the work close to the cost of the read)."""
+
+    @property
+    def reviewer_id(self) -> str: ...
+    @property
+    def subject_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def overall(self) -> float | None: ...
+    @property
+    def ratings(self) -> Mapping[str, Any]: ...
+    @property
+    def comments(self) -> Any:
+        """Comment texts: a mapping (the stored form's fields) or a sequence of texts."""
+
+
+def value_of(review: ReviewLike) -> float | None:
+    """A review's value: its overall rating, or its mean competency rating without one."""
+    overall = review.overall
+    if overall is not None:
+        return float(overall)
+    values = [float(v) for v in review.ratings.values() if isinstance(v, int | float)]
+    return sum(values) / len(values) if values else None
+
+
+def comment_texts(comments: Any) -> tuple[str, ...]:
+    if isinstance(comments, Mapping):
+        return review_comments(comments)
+    return tuple(str(c) for c in comments or ())
+
+
 @dataclass(slots=True)
 class ReviewIn:
-    """One submitted review, as the pure functions see it (treat it as read-only; not
-    frozen only because frozen dataclasses are slow to build by the 100,000). `value`
-    is computed: the overall rating, or the mean competency rating without one."""
+    """One submitted review, as the tests and single-person activities build it."""
 
     reviewer_id: str
     subject_id: str
@@ -118,14 +151,10 @@ class ReviewIn:
     ratings: Mapping[str, float] = field(default_factory=dict)
     comments: tuple[str, ...] = ()
     at: datetime | None = None
-    value: float | None = field(init=False, default=None, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.overall is not None:
-            self.value = float(self.overall)
-        elif self.ratings:
-            values = [float(v) for v in self.ratings.values() if isinstance(v, int | float)]
-            self.value = sum(values) / len(values) if values else None
+    @property
+    def value(self) -> float | None:
+        return value_of(self)
 
 
 def review_comments(comments: Mapping[str, Any] | None) -> tuple[str, ...]:
@@ -158,7 +187,7 @@ def review_in(row: Any, *, comments: bool = True) -> ReviewIn:
 # --- anonymity -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GroupResult:
     """What may be shown of one rater group: counts always, answers above thresholds."""
 
@@ -172,7 +201,7 @@ class GroupResult:
     comments: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GroupNotice:
     """Why a group is not shown as it is: `dropped`, `rolled_into` or `comments_withheld`."""
 
@@ -183,7 +212,7 @@ class GroupNotice:
     into: GroupName | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Anonymised:
     groups: dict[GroupName, GroupResult]
     notices: tuple[GroupNotice, ...]
@@ -224,8 +253,37 @@ def _settings(anonymity: Mapping[GroupName, GroupAnonymity], group: GroupName) -
 NOTHING = Anonymised({}, (), {})
 
 
+def _roll(
+    counts: Mapping[GroupName, int], anonymity: Mapping[GroupName, GroupAnonymity]
+) -> tuple[dict[GroupName, GroupName], list[tuple[GroupName, int, GroupName, int]]]:
+    """The roll-into rule, once for every view: where each group's answers are counted
+    (group -> the group it is shown as), and the roll-ins made, as (group, answers,
+    into, the threshold it missed). One pass, peers before direct reports."""
+    sizes = dict(counts)
+    destination: dict[GroupName, GroupName] = {g: g for g in GROUP_ORDER}
+    rolled: list[tuple[GroupName, int, GroupName, int]] = []
+    for group in GROUP_ORDER:
+        settings = _settings(anonymity, group)
+        count = sizes.get(group, 0)
+        target = settings.roll_into
+        if (
+            count
+            and count < settings.scores_threshold
+            and settings.below_threshold == "roll_into"
+            and target is not None
+            and target != group
+        ):
+            sizes[target] = sizes.get(target, 0) + count
+            sizes[group] = 0
+            for source, into in destination.items():
+                if into == group:
+                    destination[source] = target
+            rolled.append((group, count, target, settings.scores_threshold))
+    return destination, rolled
+
+
 def anonymise(
-    reviews: Sequence[ReviewIn],
+    reviews: Sequence[ReviewLike],
     anonymity: Mapping[GroupName, GroupAnonymity],
     *,
     detail: bool = True,
@@ -236,42 +294,34 @@ def anonymise(
     `detail=False` only counts and scores are computed (no competency means, no
     comments): what scoring needs.
     """
-    pools: dict[GroupName, list[int]] = {"peers": [], "direct_reports": []}
-    found = False
+    peers: list[int] = []
+    reports: list[int] = []
     for index, review in enumerate(reviews):
-        group = GROUP_OF_KIND.get(review.kind)
-        if group is not None:
-            pools[group].append(index)
-            found = True
-    if not found:
+        kind = review.kind
+        if kind == "peer":
+            peers.append(index)
+        elif kind == "upward":
+            reports.append(index)
+    if not peers and not reports:
         return NOTHING
+    pools: dict[GroupName, list[int]] = {"peers": peers, "direct_reports": reports}
     includes: dict[GroupName, list[GroupName]] = {g: [g] for g in GROUP_ORDER}
+    _, rolled = _roll({"peers": len(peers), "direct_reports": len(reports)}, anonymity)
     notices: list[GroupNotice] = []
-    for group in GROUP_ORDER:
-        settings = _settings(anonymity, group)
-        count = len(pools[group])
-        target = settings.roll_into
-        if (
-            count
-            and count < settings.scores_threshold
-            and settings.below_threshold == "roll_into"
-            and target is not None
-            and target != group
-        ):
-            pools[target].extend(pools[group])
-            includes[target].extend(includes[group])
-            pools[group] = []
-            includes[group] = []
-            notices.append(
-                GroupNotice(
-                    group,
-                    count,
-                    "rolled_into",
-                    f"{count} answer(s), fewer than the {settings.scores_threshold} "
-                    f"needed: counted with {target}",
-                    into=target,
-                )
+    for group, count, target, threshold in rolled:
+        pools[target].extend(pools[group])
+        includes[target].extend(includes[group])
+        pools[group] = []
+        includes[group] = []
+        notices.append(
+            GroupNotice(
+                group,
+                count,
+                "rolled_into",
+                f"{count} answer(s), fewer than the {threshold} needed: counted with {target}",
+                into=target,
             )
+        )
     groups: dict[GroupName, GroupResult] = {}
     members: dict[GroupName, tuple[int, ...]] = {}
     for group in GROUP_ORDER:
@@ -302,7 +352,7 @@ def anonymise(
                     "needed to show comments",
                 )
             )
-        values = [v for v in (reviews[i].value for i in indexes) if v is not None]
+        values = [v for v in (value_of(reviews[i]) for i in indexes) if v is not None]
         per_competency: dict[str, list[float]] = defaultdict(list)
         if detail:
             for i in indexes:
@@ -318,7 +368,7 @@ def anonymise(
             score=_mean(values),
             competencies={k: sum(v) / len(v) for k, v in sorted(per_competency.items())},
             comments=(
-                tuple(sorted(c for i in indexes for c in reviews[i].comments))
+                tuple(sorted(c for i in indexes for c in comment_texts(reviews[i].comments)))
                 if comments_shown and detail
                 else ()
             ),
@@ -330,36 +380,13 @@ def anonymise(
 # --- scoring ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ScoreOutcome:
     score: float | None
     rating: int | None
     label: str | None
     sources: dict[str, float]
     """The sources that counted (weight > 0 and a value), rounded to 4 places."""
-    feedback: Anonymised
-
-
-def source_values(
-    goal_score: float | None, reviews: Sequence[ReviewIn], feedback: Anonymised
-) -> dict[str, float | None]:
-    """Each source's value on the 1..5 scale; None when the person has none."""
-    direct: dict[str, list[float]] = defaultdict(list)
-    for review in reviews:
-        value = review.value
-        if value is not None and review.kind in ("self", "manager"):
-            direct[review.kind].append(value)
-    values: dict[str, float | None] = {
-        "goal_attainment": goal_score,
-        "self_review": _mean(direct["self"]),
-        "manager_review": _mean(direct["manager"]),
-        "peer_review": None,
-        "upward_review": None,
-    }
-    for group, result in feedback.groups.items():
-        if result.scores_shown:
-            values[SOURCE_OF_GROUP[group]] = result.score
-    return values
 
 
 @functools.lru_cache(maxsize=64)
@@ -369,34 +396,68 @@ def _weight_map(weights: SourceWeights) -> dict[str, float]:
 
 def score_person(
     goal_score: float | None,
-    reviews: Sequence[ReviewIn],
+    reviews: Sequence[ReviewLike],
     weights: SourceWeights,
     scale: RatingScale,
     anonymity: Mapping[GroupName, GroupAnonymity],
 ) -> ScoreOutcome:
-    """The weighted score, its rating and the sources that counted, for one person
-    (`feedback` holds the groups' counts, scores and notices, not their comments)."""
-    feedback = anonymise(reviews, anonymity, detail=False)
-    values = source_values(goal_score, reviews, feedback)
+    """The weighted score, its rating and the sources that counted, for one person.
+
+    One pass over the reviews; the peer and upward groups follow `_roll` and the scores
+    thresholds exactly as `anonymise` does (the property tests hold the two together).
+    """
+    totals = {"self": [0.0, 0], "manager": [0.0, 0]}
+    grouped: dict[GroupName, list[float | None]] = {"peers": [], "direct_reports": []}
+    for review in reviews:
+        kind = review.kind
+        if kind == "peer":
+            grouped["peers"].append(value_of(review))
+        elif kind == "upward":
+            grouped["direct_reports"].append(value_of(review))
+        elif kind in totals:
+            value = value_of(review)
+            if value is not None:
+                total = totals[kind]
+                total[0] += value
+                total[1] += 1
+    own, managers = totals["self"], totals["manager"]
+    values: dict[str, float | None] = {
+        "goal_attainment": goal_score,
+        "self_review": own[0] / own[1] if own[1] else None,
+        "manager_review": managers[0] / managers[1] if managers[1] else None,
+        "peer_review": None,
+        "upward_review": None,
+    }
+    if grouped["peers"] or grouped["direct_reports"]:
+        destination, _ = _roll(
+            {"peers": len(grouped["peers"]), "direct_reports": len(grouped["direct_reports"])},
+            anonymity,
+        )
+        final: dict[GroupName, list[float | None]] = {}
+        for group, answers in grouped.items():
+            if answers:
+                final.setdefault(destination[group], []).extend(answers)
+        for group, answers in final.items():
+            if len(answers) >= _settings(anonymity, group).scores_threshold:
+                present = [v for v in answers if v is not None]
+                values[SOURCE_OF_GROUP[group]] = sum(present) / len(present) if present else None
     weight_map = _weight_map(weights)
     score = scoring.weighted_score(values, weight_map)
     level = scoring.rating_level(score, scale) if score is not None else None
-    sources = {
-        name: round(value, PLACES)
-        for name, value in values.items()
-        if value is not None and weight_map.get(name, 0) > 0
-    }
     return ScoreOutcome(
         score=_round(score),
         rating=level.value if level else None,
         label=level.label if level else None,
-        sources=sources,
-        feedback=feedback,
+        sources={
+            name: round(value, PLACES)
+            for name, value in values.items()
+            if value is not None and weight_map.get(name, 0) > 0
+        },
     )
 
 
 def score_phase(
-    goal_score: float | None, reviews: Sequence[ReviewIn], phase: EvaluationPhase
+    goal_score: float | None, reviews: Sequence[ReviewLike], phase: EvaluationPhase
 ) -> ScoreOutcome:
     return score_person(goal_score, reviews, phase.sources, phase.rating_scale, phase.anonymity)
 
@@ -449,7 +510,7 @@ def evidence(
 # --- bias statistics ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ReviewerStats:
     reviewer_id: str
     reviews: int
@@ -475,7 +536,7 @@ class ReviewerStats:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BiasReport:
     population_mean: float | None
     population_stddev: float
@@ -492,7 +553,7 @@ def recency_share(times: Iterable[datetime], end: datetime, window: timedelta) -
     return sum(1 for t in items if t >= start) / len(items)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tally:
     """One reviewer's running sums, over the reviews of one pool."""
 
@@ -548,7 +609,7 @@ def _stats(
 
 
 def bias_report(
-    reviews: Sequence[ReviewIn],
+    reviews: Sequence[ReviewLike],
     checks: BiasChecks,
     *,
     evidence_at: Mapping[str, Sequence[datetime]] | None = None,
@@ -564,40 +625,59 @@ def bias_report(
         for subject, times in evidence_at.items():
             within = [t for t in times if t <= end]
             recency[subject] = (len(within), sum(1 for t in within if t >= start))
-    everyone: dict[str, _Tally] = defaultdict(_Tally)
-    managers: dict[str, _Tally] = defaultdict(_Tally)
+    everyone: dict[str, _Tally] = {}
+    managers: dict[str, _Tally] = {}
     all_values: list[float] = []
     manager_values: list[float] = []
+    min_competencies = halo.min_competencies if halo is not None else 0
+    max_spread = halo.max_stddev if halo is not None else 0.0
+
+    def add(
+        tally: _Tally, value: float | None, spread: float | None, evidence: tuple[int, int]
+    ) -> None:
+        tally.reviews += 1
+        tally.evidence += evidence[0]
+        tally.recent += evidence[1]
+        if value is not None:
+            tally.values += 1
+            tally.total += value
+            if round(value) == MIDDLE:
+                tally.middle += 1
+        if spread is not None:
+            tally.spreads += 1
+            tally.spread_total += spread
+            if spread < max_spread:
+                tally.halo_reviews += 1
+
+    none = (0, 0)
     for review in reviews:
         kind = review.kind
         if kind == "self":
             continue
-        tallies: tuple[_Tally, ...] = (everyone[review.reviewer_id],)
-        if kind == "manager":
-            tallies = (tallies[0], managers[review.reviewer_id])
-        value = review.value
+        overall = review.overall
+        value = float(overall) if overall is not None else value_of(review)
         spread: float | None = None
-        if halo is not None and len(review.ratings) >= halo.min_competencies:
-            spread = _stddev(list(review.ratings.values()))
-        evidence, recent = recency.get(review.subject_id, (0, 0))
+        ratings = review.ratings
+        if halo is not None and len(ratings) >= min_competencies:
+            try:
+                spread = _stddev(list(ratings.values()))
+            except TypeError:  # a non-number among the ratings: leave it out
+                spread = _stddev([v for v in ratings.values() if isinstance(v, int | float)])
+        evidence = recency.get(review.subject_id, none) if recency else none
+        reviewer = review.reviewer_id
+        tally = everyone.get(reviewer)
+        if tally is None:
+            tally = everyone[reviewer] = _Tally()
+        add(tally, value, spread, evidence)
         if value is not None:
             all_values.append(value)
-            if kind == "manager":
-                manager_values.append(value)
-        for tally in tallies:
-            tally.reviews += 1
-            tally.evidence += evidence
-            tally.recent += recent
+        if kind == "manager":
+            tally = managers.get(reviewer)
+            if tally is None:
+                tally = managers[reviewer] = _Tally()
+            add(tally, value, spread, evidence)
             if value is not None:
-                tally.values += 1
-                tally.total += value
-                if round(value) == MIDDLE:
-                    tally.middle += 1
-            if spread is not None and halo is not None:
-                tally.spreads += 1
-                tally.spread_total += spread
-                if spread < halo.max_stddev:
-                    tally.halo_reviews += 1
+                manager_values.append(value)
     mean, stddev = _mean(all_values), _stddev(all_values)
     manager_mean, manager_stddev = _mean(manager_values), _stddev(manager_values)
     return BiasReport(
@@ -614,7 +694,7 @@ def bias_report(
 # --- calibration preparation -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Member:
     employee_id: str
     score: float | None
@@ -698,7 +778,7 @@ def prepare_calibration(
 # --- 360 assignment --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Assignment:
     assigned: dict[str, tuple[str, ...]]
     capped: dict[str, tuple[str, ...]]
@@ -787,7 +867,7 @@ def propose_replacement(
     return min(eligible)[2] if eligible else None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EntryView:
     """What a viewer who may not see reviewers sees of one anonymous review."""
 
@@ -813,7 +893,7 @@ KIND_OF_GROUP: dict[GroupName, str] = {"peers": "peer", "direct_reports": "upwar
 
 
 def entry_views(
-    reviews: Sequence[ReviewIn], anonymity: Mapping[GroupName, GroupAnonymity]
+    reviews: Sequence[ReviewLike], anonymity: Mapping[GroupName, GroupAnonymity]
 ) -> list[EntryView | None]:
     """Per review (same order): None for a named review (self, manager), else the view of
     an anonymous one under its group's thresholds, labelled with the group it is shown in.

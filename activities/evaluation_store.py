@@ -67,7 +67,8 @@ def reviews_of(
     return [evaluation.review_in(row) for row in rows]
 
 
-def cycle_reviews(session: Session, cycle_id: str) -> list[evaluation.ReviewIn]:
+def cycle_reviews(session: Session, cycle_id: str) -> list[evaluation.ReviewLike]:
+    """Every review of a cycle: the rows themselves, which the pure functions read."""
     rows = session.execute(
         select(
             Review.reviewer_id,
@@ -79,7 +80,7 @@ def cycle_reviews(session: Session, cycle_id: str) -> list[evaluation.ReviewIn]:
             Review.at,
         ).where(Review.cycle_id == cycle_id)
     )
-    return [evaluation.review_in(row, comments=False) for row in rows]
+    return list(rows)
 
 
 def evidence_times(

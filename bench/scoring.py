@@ -146,8 +146,9 @@ def evaluate(url: str, evaluation_phase: EvaluationPhase) -> dict[str, Any]:
                 CycleParticipant.employee_id, CycleParticipant.group, CycleParticipant.manager_id
             ).where(CycleParticipant.cycle_id == CYCLE)
         ).all()
-    reviews = [evaluation.review_in(row, comments=False) for row in rows]
-    by_subject: dict[str, list[evaluation.ReviewIn]] = defaultdict(list)
+    # The rows themselves are the reviews the pure functions read (`ReviewLike`).
+    reviews: list[evaluation.ReviewLike] = list(rows)
+    by_subject: dict[str, list[evaluation.ReviewLike]] = defaultdict(list)
     for review in reviews:
         by_subject[review.subject_id].append(review)
     groups: dict[str, list[evaluation.Member]] = defaultdict(list)

@@ -102,10 +102,12 @@ def test_nothing_to_score_is_no_score() -> None:
 
 def test_a_peer_group_under_its_threshold_is_dropped_with_the_reason() -> None:
     weights = SourceWeights(manager_review=50, peer_review=50)
-    outcome = ev.score_person(None, [review("M", "manager", 3), *peers(1, 1)], weights, SCALE, {})
+    reviews = [review("M", "manager", 3), *peers(1, 1)]
+    outcome = ev.score_person(None, reviews, weights, SCALE, {})
     assert outcome.score == 3.0  # the two peer answers do not count
-    assert outcome.feedback.groups == {}
-    (notice,) = outcome.feedback.notices
+    feedback = ev.anonymise(reviews, {})
+    assert feedback.groups == {}
+    (notice,) = feedback.notices
     assert (notice.group, notice.action, notice.responses) == ("peers", "dropped", 2)
     assert "fewer than the 3" in notice.reason
 
@@ -218,7 +220,6 @@ def views(reviews: list[ReviewIn], anonymity: dict[Any, GroupAnonymity]) -> Any:
             outcome.score,
             outcome.rating,
             outcome.sources,
-            outcome.feedback.as_json(),
             ev.anonymise(own, anonymity).as_json(),
             [e for e, r in zip(entries, own, strict=True) if r.kind in ev.ANONYMOUS_KINDS],
         )
@@ -260,6 +261,26 @@ def test_no_view_depends_on_a_suppressed_groups_answers(
             old.reviewer_id, old.subject_id, old.kind, overall, ratings, tuple(comments)
         )
     assert views(changed, anonymity) == views(reviews, anonymity)
+
+
+@settings(max_examples=150, deadline=None)
+@given(organisations())
+def test_scores_and_group_views_apply_one_rule(
+    org: tuple[list[ReviewIn], dict[Any, GroupAnonymity]],
+) -> None:
+    """The scorer's one-pass grouping and `anonymise` agree on every group's score."""
+    reviews, anonymity = org
+    weights = SourceWeights(peer_review=50, upward_review=50)
+    for subject in {r.subject_id for r in reviews}:
+        own = [r for r in reviews if r.subject_id == subject]
+        outcome = ev.score_person(None, own, weights, SCALE, anonymity)
+        groups = ev.anonymise(own, anonymity).groups
+        expected = {
+            ev.SOURCE_OF_GROUP[name]: round(group.score, 4)
+            for name, group in groups.items()
+            if group.score is not None
+        }
+        assert outcome.sources == pytest.approx(expected)
 
 
 @settings(max_examples=150, deadline=None)
