@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from activities import evaluation
@@ -24,9 +24,11 @@ from store.models import (
     CheckIn,
     Cycle,
     CycleParticipant,
+    Goal,
     PerformanceEvent,
     Rating,
     Review,
+    Task,
 )
 
 EVIDENCE_EVENT_KINDS = ("significant_event", "achievement", "setback", "recognition", "feedback")
@@ -166,3 +168,57 @@ def calibration_picture(
             report.managers[m].as_json() for m in sorted(managers) if m in report.managers
         ],
     }
+
+
+def evidence_of(session: Session, cycle_id: str, employee_id: str) -> dict[str, Any]:
+    """The evidence about one person that their reviewers see (a review task's prefill):
+    weighted goal attainment and milestone rate, check-in regularity (submitted over
+    check-ins due so far), significant events by category, and collaboration counts
+    (peer and upward feedback given and received, progress events). Counts only: who
+    gave feedback is never part of it."""
+    goals = session.execute(
+        select(Goal.weight, Goal.progress, Goal.target).where(
+            Goal.cycle_id == cycle_id, Goal.owner_id == employee_id, Goal.status != "closed"
+        )
+    ).all()
+    checkins = session.execute(
+        select(Task.status, func.count())
+        .where(
+            Task.cycle_id == cycle_id,
+            Task.subject_id == employee_id,
+            Task.kind == "checkin",
+            Task.status.in_(("submitted", "overdue", "closed")),
+        )
+        .group_by(Task.status)
+    ).all()
+    by_status = {status: int(count) for status, count in checkins}
+    events = session.scalars(
+        select(PerformanceEvent.kind).where(
+            PerformanceEvent.cycle_id == cycle_id,
+            PerformanceEvent.employee_id == employee_id,
+        )
+    ).all()
+
+    def reviews(column: Any) -> int:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(Review)
+                .where(
+                    Review.cycle_id == cycle_id,
+                    column == employee_id,
+                    Review.kind.in_(tuple(evaluation.ANONYMOUS_KINDS)),
+                )
+            )
+            or 0
+        )
+
+    return evaluation.evidence(
+        goals=[(float(w), float(p), dict(t or {})) for w, p, t in goals],
+        checkins_done=by_status.get("submitted", 0),
+        checkins_expected=sum(by_status.values()),
+        events=[kind for kind in events if kind in EVIDENCE_EVENT_KINDS],
+        feedback_given=reviews(Review.reviewer_id),
+        feedback_received=reviews(Review.subject_id),
+        progress_events=sum(1 for kind in events if kind.startswith("progress")),
+    )

@@ -293,6 +293,10 @@ def _build_prefill(session: Session, input: BuildPrefillInput) -> dict[str, Any]
         return _goal_draft_prefill(session, input.cycle_id, input.employee_id)
     if input.kind == "interview_minutes":
         return _interview_prefill(session, input.cycle_id, input.employee_id, input.sections)
+    if input.kind in ("self_review", "manager_review"):
+        return {
+            "evidence": evaluation_store.evidence_of(session, input.cycle_id, input.employee_id)
+        }
     return {}
 
 
@@ -906,6 +910,8 @@ class RecordActivities:
           current objectives.
         - calibration (group): the group's scores and ratings, and their distribution.
         - results_approval (group): the group's proposals with pay (the approver is HR).
+        - self_review, manager_review: the evidence about the person
+          (`activities.evaluation_store.evidence_of`), shown beside the form.
         Other kinds open empty.
         """
         return await self._transaction(lambda session: _build_prefill(session, input))

@@ -15,7 +15,7 @@ from definitions.loader import load_file
 from definitions.models import EvaluationPhase
 from definitions.pinned import PinnedDefinition
 from definitions.registry import publish
-from store.models import Review
+from store.models import Goal, PerformanceEvent, Review
 from tests.activities.conftest import CYCLE, START, STOCK, launched
 
 
@@ -109,3 +109,44 @@ async def test_the_calibration_task_opens_with_guideline_outliers_and_bias(
     # The same picture as the API's, from the same functions.
     picture = evaluation_store.calibration_picture(session, CYCLE, "Engineering", phase)
     assert picture["distribution"] == prefill["guideline"]
+
+
+async def test_review_tasks_open_with_the_evidence_about_the_person(
+    records: RecordActivities, pinned: PinnedDefinition, session: Session
+) -> None:
+    await launched(records, pinned)
+    with session.begin():
+        session.add_all(
+            [
+                Goal(
+                    id="E101-0", cycle_id=CYCLE, owner_id="E101", task_id="t", title="g",
+                    type="okr", weight=60, progress=0.5, status="approved",
+                    target={"milestones": [{"done": True}, {"done": False}]},
+                ),
+                Goal(
+                    id="E101-1", cycle_id=CYCLE, owner_id="E101", task_id="t", title="h",
+                    type="okr", weight=40, progress=1.0, status="approved",
+                ),
+                PerformanceEvent(
+                    event_key="a", employee_id="E101", cycle_id=CYCLE, at=START,
+                    kind="achievement", summary="shipped",
+                ),
+                review("E101", "E102", "peer", 4),
+                review("E102", "E101", "peer", 4),
+            ]
+        )  # fmt: skip
+
+    prefill = await records.build_prefill(
+        BuildPrefillInput(
+            cycle_id=CYCLE, employee_id="E101", phase_id="evaluation", kind="manager_review"
+        )
+    )
+
+    evidence = prefill["evidence"]
+    assert evidence["goal_attainment"] == 0.7  # (60*0.5 + 40*1) / 100
+    assert evidence["milestone_rate"] == 0.5
+    assert evidence["significant_events"] == {"achievement": 1}
+    assert evidence["collaboration"]["feedback_given"] == 1
+    assert evidence["collaboration"]["feedback_received"] == 1
+    assert evidence["checkin_regularity"] is None  # no check-in was due
+    assert "E102" not in str(prefill)

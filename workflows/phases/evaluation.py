@@ -15,8 +15,16 @@ with workflow.unsafe.imports_passed_through():
     from definitions.models import EvaluationPhase
 
 
+EVIDENCE_PREFILL = "evaluation-evidence-prefill"
+"""Patch: self and manager review tasks open with the evidence about the person."""
+
+
 async def run(ctx: ParticipantContext, phase: EvaluationPhase) -> None:
     tasks = []
+    # Review tasks open with the evidence about the person (goals, milestones, check-in
+    # regularity, significant events, collaboration) in their prefill: the same open
+    # activity builds it, so only its input changes.
+    evidence = workflow.patched(EVIDENCE_PREFILL)
     if phase.sources.self_review > 0 and phase.forms.self_review is not None:
         tasks.append(
             await ctx.open_task(
@@ -25,6 +33,7 @@ async def run(ctx: ParticipantContext, phase: EvaluationPhase) -> None:
                 form_id=phase.forms.self_review,
                 assignee_id=ctx.employee_id,
                 title="Write your self-review",
+                prefill_from=ctx.prefill_source("self_review", phase.id) if evidence else None,
             )
         )
     reviewer = ctx.manager_id or ctx.role_id("hr")
@@ -36,6 +45,7 @@ async def run(ctx: ParticipantContext, phase: EvaluationPhase) -> None:
                 form_id=phase.forms.manager_review,
                 assignee_id=reviewer,
                 title=f"Review {ctx.employee_id}",
+                prefill_from=(ctx.prefill_source("manager_review", phase.id) if evidence else None),
             )
         )
     await ctx.wait(*tasks)
