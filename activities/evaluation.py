@@ -1,9 +1,9 @@
 """Multi-source evaluation as pure functions: evidence, anonymity, scores, bias, calibration.
 
-No I/O, no clock, no store: the activities (`activities.evaluation_records`) read rows,
-call these functions and write what they return; the API's views call the same anonymity
-function, so what a reviewee sees and what their score is built from never disagree. The
-rules, in one place:
+No I/O, no clock, no store: the activities (`activities.records`, through the queries of
+`activities.evaluation_store`) read rows, call these functions and write what they
+return; the API's views call the same functions, so what a reviewee sees and what their
+score is built from never disagree. The rules, in one place:
 
 - **Review value**: a review's `overall` rating, or the mean of its competency ratings
   when it has none (the peer and upward forms make the overall rating optional).
