@@ -859,6 +859,9 @@ class RecordActivities:
         if kind == "checkin":
             updated = _record_checkin(session, input)
             return "Check-in submitted", {"goals_updated": updated, "seq": task_seq(input.task_id)}
+        if kind == "peer_review" and payload.get("decline") is True:
+            # A declined request is no review: nothing enters the rater group's count.
+            return "Peer review declined", {"declined": True, "reason": payload.get("reason")}
         if kind in REVIEW_KINDS:
             _record_review(session, input, REVIEW_KINDS[kind])
             titles = {

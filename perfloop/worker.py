@@ -85,6 +85,7 @@ def build_activities(
     from activities.engine import EngineActivities
     from activities.notify.activity import NotifyActivities
     from activities.records import RecordActivities
+    from activities.reviews360 import Review360Activities
     from activities.sync import ResultsSyncActivities
     from activities.wiring import build_hris, build_notifier
 
@@ -96,6 +97,7 @@ def build_activities(
     notifier = notifier if notifier is not None else build_notifier(settings, session_factory)
     return activity_methods(
         RecordActivities(session_factory, hris, notifier),
+        Review360Activities(session_factory),
         ResultsSyncActivities(session_factory, hris),
         NotifyActivities(notifier),
         EngineActivities(client, settings, session_factory),

@@ -2,6 +2,14 @@
 
 Calibration is an org-level gate: the participant waits until the cycle has calibrated
 its group, then reads its final rating.
+
+With peer or upward sources (patch `evaluation-360-reviews`), the 360 runs while the self
+and manager reviews are open: the employee nominates peers (within the definition's
+`min_peers`..`max_peers`), the manager approves, removes or adds, reviewers are assigned
+under `max_requests_per_reviewer` (counting the whole cycle's load), and each reviewer
+gets a peer-review task in this participant's workflow (direct reports an upward-review
+task). A reviewer may decline with a reason (`{"decline": true, "reason": ...}` through
+the same submit); a replacement under the cap is then asked. See `workflows.phases.reviews360`.
 """
 
 from __future__ import annotations
@@ -9,6 +17,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 from workflows.context import ParticipantContext
+from workflows.phases import reviews360
 
 with workflow.unsafe.imports_passed_through():
     from activities.types import ActivityName, FinalRatingInput, ScoreParticipantInput, ScoreResult
@@ -48,6 +57,8 @@ async def run(ctx: ParticipantContext, phase: EvaluationPhase) -> None:
                 prefill_from=(ctx.prefill_source("manager_review", phase.id) if evidence else None),
             )
         )
+    if reviews360.wanted(ctx, phase) and workflow.patched(reviews360.REVIEWS_360):
+        await reviews360.run(ctx, phase, others=tasks)
     await ctx.wait(*tasks)
     result: ScoreResult = await ctx.activity(
         ActivityName.SCORE_PARTICIPANT,
