@@ -13,7 +13,8 @@
    records who was at capacity on the person's timeline (`peer_reviewers`).
 4. **Reviews**: one `peer_review` task per granted peer and, with an upward source, one
    `upward_review` task per direct report; assigned to the reviewer, owned by this
-   participant's workflow, with the phase's reminders and due date.
+   participant's workflow, with the phase's reminders and due date; their escalation goes
+   to the HRBP when the phase would escalate to the manager or skip-level.
 5. **Decline** (`peers.allow_decline`): a peer reviewer submits `{"decline": true,
    "reason": "..."}`; the request no longer counts, and `propose_reviewer` names a
    replacement under the cap (nominees first, then colleagues), who gets a new task.
@@ -174,6 +175,11 @@ async def run(ctx: ParticipantContext, phase: EvaluationPhase, *, others: list[_
         AssignReviewersResult,
     )
     decline = BUILTIN_FORMS[DECLINE] if peers.allow_decline else None
+    # An overdue anonymous review is escalated to the HRBP, never to the reviewee's
+    # manager (who would learn who was asked and has not answered).
+    escalation = phase.escalation
+    if escalation is not None and escalation.to in ("manager", "skip_level"):
+        escalation = escalation.model_copy(update={"to": "hrbp"})
     reviews: list[_Task] = []
     seq = 0
 
@@ -190,6 +196,7 @@ async def run(ctx: ParticipantContext, phase: EvaluationPhase, *, others: list[_
                 title=f"Peer feedback for {employee}",
                 seq=seq,
                 decline_schema=decline,
+                escalation=escalation,
             )
         )
 
@@ -205,6 +212,7 @@ async def run(ctx: ParticipantContext, phase: EvaluationPhase, *, others: list[_
                     assignee_id=report,
                     title=f"Feedback for your manager {employee}",
                     seq=index,
+                    escalation=escalation,
                 )
             )
 
