@@ -16,6 +16,7 @@ const KIND_ICONS = {
   peer_review: "review",
   upward_review: "review",
   peer_nomination: "team",
+  peer_approval: "team",
   calibration: "chart",
   interview_minutes: "chat",
   acknowledgment: "check",
