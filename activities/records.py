@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import scoring
+from activities import evaluation, evaluation_store, scoring
 from activities.goals import records as goal_records
 from activities.goals import store as goal_store
 from activities.hris.base import Hris, Person
@@ -334,7 +334,7 @@ def _close_orphaned_tasks(session: Session, input: RecordPhaseInput) -> None:
 
 def _build_prefill(session: Session, input: BuildPrefillInput) -> dict[str, Any]:
     if input.group is not None:
-        return _group_prefill(session, input.cycle_id, input.kind, input.group)
+        return _group_prefill(session, input.cycle_id, input.kind, input.group, input.phase_id)
     if input.employee_id is None:
         return {}
     if input.kind == "goal_draft":
@@ -346,6 +346,10 @@ def _build_prefill(session: Session, input: BuildPrefillInput) -> dict[str, Any]
         }
     if input.kind == "interview_minutes":
         return _interview_prefill(session, input.cycle_id, input.employee_id, input.sections)
+    if input.kind in ("self_review", "manager_review"):
+        return {
+            "evidence": evaluation_store.evidence_of(session, input.cycle_id, input.employee_id)
+        }
     return {}
 
 
@@ -930,6 +934,9 @@ class RecordActivities:
         if kind == "checkin":
             updated = _record_checkin(session, input)
             return "Check-in submitted", {"goals_updated": updated, "seq": task_seq(input.task_id)}
+        if kind == "peer_review" and payload.get("decline") is True:
+            # A declined request is no review: nothing enters the rater group's count.
+            return "Peer review declined", {"declined": True, "reason": payload.get("reason")}
         if kind in REVIEW_KINDS:
             _record_review(session, input, REVIEW_KINDS[kind])
             titles = {
@@ -992,6 +999,8 @@ class RecordActivities:
           current objectives.
         - calibration (group): the group's scores and ratings, and their distribution.
         - results_approval (group): the group's proposals with pay (the approver is HR).
+        - self_review, manager_review: the evidence about the person
+          (`activities.evaluation_store.evidence_of`), shown beside the form.
         Other kinds open empty.
         """
         return await self._transaction(lambda session: _build_prefill(session, input))
@@ -1003,43 +1012,27 @@ class RecordActivities:
         """Score a participant from the evaluation phase's weighted sources, band it into a
         rating and store it (see `activities.scoring` for the rules).
 
-        Sources on the 1..5 scale: goal attainment (weighted goal progress), and the mean
-        overall rating of self, manager, peer and upward reviews. If scoring runs again, a
-        calibrated rating is kept; otherwise the final rating follows the new score.
+        Sources on the 1..5 scale: goal attainment (weighted goal progress), the mean
+        rating of self and manager reviews, and the peer and upward groups as their
+        anonymity thresholds let them show (`activities.evaluation`: a suppressed group is
+        a missing source). If scoring runs again, a calibrated rating is kept; otherwise
+        the final rating follows the new score.
         """
         phase = input.phase
 
         def work(session: Session) -> ScoreResult:
             attainment = _goal_attainment(session, input.cycle_id, input.employee_id)
-            overall: dict[str, list[float | None]] = defaultdict(list)
-            for kind, value in session.execute(
-                select(Review.kind, Review.overall).where(
-                    Review.cycle_id == input.cycle_id, Review.subject_id == input.employee_id
-                )
-            ):
-                overall[kind].append(value)
-            values: dict[str, float | None] = {
-                "goal_attainment": (
-                    scoring.attainment_score(attainment) if attainment is not None else None
-                ),
-                "self_review": _mean(overall["self"]),
-                "manager_review": _mean(overall["manager"]),
-                "peer_review": _mean(overall["peer"]),
-                "upward_review": _mean(overall["upward"]),
-            }
-            weights = {name: float(weight) for name, weight in phase.sources.model_dump().items()}
-            score = scoring.weighted_score(values, weights)
-            level = scoring.rating_level(score, phase.rating_scale) if score is not None else None
-            sources = {
-                name: round(value, 4)
-                for name, value in values.items()
-                if value is not None and weights.get(name, 0) > 0
-            }
+            goal_score = scoring.attainment_score(attainment) if attainment is not None else None
+            outcome = evaluation.score_phase(
+                goal_score,
+                evaluation_store.reviews_of(session, input.cycle_id, input.employee_id),
+                phase,
+            )
             result = ScoreResult(
-                score=round(score, 4) if score is not None else None,
-                rating=level.value if level else None,
-                label=level.label if level else None,
-                sources=sources,
+                score=outcome.score,
+                rating=outcome.rating,
+                label=outcome.label,
+                sources=outcome.sources,
             )
             upsert(
                 session,
@@ -1861,7 +1854,29 @@ def _interview_prefill(
     return agenda
 
 
-def _group_prefill(session: Session, cycle_id: str, kind: str, group: str) -> dict[str, Any]:
+def _calibration_context(
+    session: Session, cycle_id: str, phase_id: str, group: str
+) -> dict[str, Any]:
+    """What calibrators weigh beyond the ratings: the distribution against the guideline,
+    outliers and the managers' bias statistics (see `activities.evaluation_store`)."""
+    phase = evaluation_store.evaluation_phase(
+        evaluation_store.definition_of(session, cycle_id), phase_id
+    )
+    if phase is None:
+        return {}
+    picture = evaluation_store.calibration_picture(session, cycle_id, group, phase)
+    return {
+        "guideline": picture["distribution"],
+        "tolerance_points": picture["tolerance_points"],
+        "outliers": picture["outliers"],
+        "bias": picture["managers"],
+        "members": picture["members"],
+    }
+
+
+def _group_prefill(
+    session: Session, cycle_id: str, kind: str, group: str, phase_id: str = ""
+) -> dict[str, Any]:
     if kind == "department_objectives":
         objectives = _objectives(session, cycle_id, group)
         return {
@@ -1907,6 +1922,7 @@ def _group_prefill(session: Session, cycle_id: str, kind: str, group: str) -> di
             ],
             "distribution": dict(sorted(distribution.items())),
             "adjustments": [],
+            **_calibration_context(session, cycle_id, phase_id, group),
         }
     if kind == "results_approval":
         proposals = session.scalars(

@@ -27,6 +27,7 @@ in `activities.records` stay thin. The choices, in one place:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
@@ -90,9 +91,14 @@ def weighted_score(
     return sum(weights[name] * value for name, value in present.items()) / total
 
 
+@functools.lru_cache(maxsize=64)
+def _by_min_score(scale: RatingScale) -> tuple[RatingLevel, ...]:
+    return tuple(sorted(scale.levels, key=lambda level: level.min_score))
+
+
 def rating_level(score: float, scale: RatingScale) -> RatingLevel:
     """The level of `scale` a score falls in (see the module notes for the edges)."""
-    levels = sorted(scale.levels, key=lambda level: level.min_score)
+    levels = _by_min_score(scale)
     rounded = round(score, BANDING_PLACES)
     if rounded < levels[0].min_score:
         return levels[0]

@@ -52,6 +52,9 @@ class ActivityName:
     MONITORING_SIGNALS = "monitoring_signals"
     RECORD_ANOMALY = "record_anomaly"
     PULL_PROGRESS = "pull_progress"
+    PEER_CANDIDATES = "peer_candidates"
+    ASSIGN_REVIEWERS = "assign_reviewers"
+    PROPOSE_REVIEWER = "propose_reviewer"
 
 
 # --- people ---------------------------------------------------------------------------
@@ -351,6 +354,56 @@ class ResultProposal(Message):
     bonus: float = 0.0
     nine_box: str | None = None
     flags: tuple[str, ...] = ()
+
+
+# --- 360 reviews (activities.reviews360) -------------------------------------------------
+
+
+class PeerCandidatesInput(Message):
+    """Colleagues who could review `employee_id`: teammates (same manager) first, then the
+    department; never the person, their manager or their direct reports."""
+
+    cycle_id: str
+    employee_id: str
+    limit: int = 12
+
+
+class AssignReviewersInput(Message):
+    cycle_id: str
+    employee_id: str
+    requested: tuple[str, ...]
+    """Approved peers in preference order."""
+    min_peers: int = 0
+    max_peers: int = 6
+    max_per_reviewer: int = 6
+    upward: bool = False
+    """Also list the person's direct reports (for upward reviews)."""
+    record_on_task: str | None = None
+    """The task (the approval, else the nomination) whose timeline records the outcome."""
+    at: datetime
+
+
+class AssignReviewersResult(Message):
+    peers: tuple[str, ...] = ()
+    capped: tuple[str, ...] = ()
+    """Requested reviewers who were at capacity (`max_requests_per_reviewer`)."""
+    short: int = 0
+    """How many peers below `min_peers` the person ended with."""
+    direct_reports: tuple[str, ...] = ()
+
+
+class ProposeReviewerInput(Message):
+    cycle_id: str
+    employee_id: str
+    declined_by: str
+    reason: str | None = None
+    declined_task_id: str
+    at: datetime
+    candidates: tuple[str, ...] = ()
+    """Preferred candidates (the nominated and approved peers); colleagues follow."""
+    asked: tuple[str, ...] = ()
+    declined: tuple[str, ...] = ()
+    max_per_reviewer: int = 6
 
 
 # Resolve the forward reference to ClockSpec in LaunchParticipantsInput.

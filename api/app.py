@@ -35,6 +35,7 @@ from api.permissions import ensure_declared
 from api.routers import (
     analytics,
     audit,
+    calibration,
     codec,
     cycles,
     dashboards,
@@ -118,6 +119,7 @@ def create_app(
     v1.include_router(performance_files.router)
     v1.include_router(definitions.router)
     v1.include_router(analytics.router)
+    v1.include_router(calibration.router)
     v1.include_router(me.router)
     v1.include_router(tasks.router)
     v1.include_router(teams.router)

@@ -239,6 +239,17 @@ _PERMISSIONS = (
         "A manager's team dashboard: the manager, their managers, HRBPs and HR admins.",
         allow=EMPLOYEE_READERS,
     ),
+    Permission(
+        "calibration:read",
+        "A calibration group's ratings, distribution, outliers and managers' bias flags: "
+        "the holder of its calibration task, its HRBPs, HR admins.",
+        allow=frozenset({Relation.REVIEWER, Relation.HRBP, Relation.HR_ADMIN}),
+    ),
+    Permission(
+        "cycles:bias",
+        "Bias statistics of every reviewer of a cycle (names peer and upward reviewers).",
+        roles=frozenset({Role.HR_ADMIN}),
+    ),
 )
 PERMISSIONS: dict[str, Permission] = {p.name: p for p in _PERMISSIONS}
 

@@ -135,6 +135,11 @@ class People:
             for p in definition.phases
             if isinstance(p, EvaluationPhase)
         }
+        self.declinable = {
+            p.id
+            for p in definition.phases
+            if isinstance(p, EvaluationPhase) and (p.peers is None or p.peers.allow_decline)
+        }
         self.sections = {
             p.id: [s.id for s in p.template]
             for p in definition.phases
@@ -241,6 +246,8 @@ class People:
             }
         elif kind == "checkin":
             context.goal_ids = self._goal_ids(task["subject_id"])
+        elif kind == "peer_review":
+            context.may_decline = task["phase_id"] in self.declinable
         return fill_task(context, self.rng)
 
     def _goal_ids(self, employee_id: str) -> list[str]:

@@ -260,6 +260,14 @@ class TaskContext:
     """The subject's current goals (for check-ins)."""
     ratings: Mapping[str, int] = field(default_factory=dict)
     """Ratings of a group's members (for calibration)."""
+    may_decline: bool = False
+    """A peer review the cycle lets the reviewer decline (`peers.allow_decline`)."""
+
+
+DECLINE_RATE = 0.05
+"""Share of declinable peer-review requests a simulated reviewer declines."""
+APPROVAL_REMOVE_RATE = 0.1
+"""Share of peer approvals in which the manager removes a nominee."""
 
 
 def rating(rng: random.Random) -> int:
@@ -268,6 +276,9 @@ def rating(rng: random.Random) -> int:
 
 def fill_task(context: TaskContext, rng: random.Random) -> dict[str, Any]:
     """A payload for one task that passes its form's schema and the cycle's rules."""
+    if context.kind == "peer_review" and context.may_decline and rng.random() < DECLINE_RATE:
+        # Through the same submit, checked against `builtin-decline` instead of the form.
+        return {"decline": True, "reason": "We have hardly worked together this cycle."}
     for _ in range(20):
         payload = _fill(context, rng)
         errors = validation_errors(context.form_schema, payload)
@@ -292,6 +303,16 @@ def _fill(context: TaskContext, rng: random.Random) -> dict[str, Any]:
     kind = context.kind
     if kind in ("goal_draft", "goal_realign"):
         return _goal_draft(context, rng, faker)
+    suggested = [str(p) for p in context.prefill.get("peers", ())]
+    if kind == "peer_nomination" and suggested:
+        # The suggested colleagues (the prefill), within the cycle's bounds already.
+        limit = int(schema.get("properties", {}).get("peers", {}).get("maxItems", 50))
+        return {"peers": suggested[:limit]}
+    if kind == "peer_approval":
+        nominated = [str(p) for p in context.prefill.get("nominated", ())]
+        if len(nominated) > 1 and rng.random() < APPROVAL_REMOVE_RATE:
+            return {"remove": nominated[-1:], "comments": "Too far from this work."}
+        return {}
     value = faker._object(faker._resolve(schema, schema), schema)
     if kind in goal_reviews:
         decision = "return" if context.seq == 1 and rng.random() < 0.1 else "approve"

@@ -87,6 +87,7 @@ def build_activities(
     from activities.monitoring import MonitoringActivities
     from activities.notify.activity import NotifyActivities
     from activities.records import RecordActivities
+    from activities.reviews360 import Review360Activities
     from activities.sync import ResultsSyncActivities
     from activities.wiring import build_hris, build_notifier
     from perfloop.faults import after_commit_hook
@@ -103,6 +104,7 @@ def build_activities(
     return activity_methods(
         RecordActivities(session_factory, hris, notifier, after_commit=after_commit),
         MonitoringActivities(session_factory, notifier),
+        Review360Activities(session_factory),
         ResultsSyncActivities(session_factory, hris, after_commit=after_commit),
         NotifyActivities(notifier),
         EngineActivities(client, settings, session_factory),

@@ -10,6 +10,18 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 RESULTS_APPROVAL = "builtin-results-approval"
 CALIBRATION = "builtin-calibration"
+PEER_NOMINATION = "builtin-peer-nomination"
+PEER_APPROVAL = "builtin-peer-approval"
+DECLINE = "builtin-decline"
+"""A reviewer's decline of a peer-review request: the payload `{"decline": true, "reason":
+...}` sent through the same submit as the review, accepted when the cycle allows it."""
+
+_EMPLOYEE_IDS = {
+    "type": "array",
+    "maxItems": 50,
+    "uniqueItems": True,
+    "items": {"type": "string", "minLength": 1, "maxLength": 64},
+}
 
 BUILTIN_FORMS: dict[str, dict[str, Any]] = {
     RESULTS_APPROVAL: {
@@ -36,6 +48,40 @@ BUILTIN_FORMS: dict[str, dict[str, Any]] = {
                     },
                 },
             },
+        },
+    },
+    PEER_NOMINATION: {
+        "$schema": DRAFT,
+        "title": "Choose your peer reviewers",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["peers"],
+        "properties": {
+            "peers": {**_EMPLOYEE_IDS, "title": "Peer reviewers"},
+            "note": {"type": "string", "maxLength": 1000},
+        },
+    },
+    PEER_APPROVAL: {
+        "$schema": DRAFT,
+        "title": "Approve peer reviewers",
+        "description": "The nominated peers are in the prefill; remove or add colleagues.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "remove": {**_EMPLOYEE_IDS, "title": "Remove"},
+            "add": {**_EMPLOYEE_IDS, "title": "Add"},
+            "comments": {"type": "string", "maxLength": 4000},
+        },
+    },
+    DECLINE: {
+        "$schema": DRAFT,
+        "title": "Decline this review",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["decline", "reason"],
+        "properties": {
+            "decline": {"const": True},
+            "reason": {"type": "string", "minLength": 3, "maxLength": 2000},
         },
     },
     CALIBRATION: {

@@ -12,6 +12,7 @@ from typing import Any
 
 from temporalio import workflow
 
+from workflows.builtin_forms import BUILTIN_FORMS
 from workflows.clock import Clock
 from workflows.tasks import DONE_STATUSES, TaskBook, TaskSpec, _Task
 
@@ -82,7 +83,10 @@ class ParticipantContext:
         return self.profile.employee_id
 
     def _form_schema(self, form_id: str) -> dict[str, Any]:
-        return self.pinned.form_schemas[form_id]
+        schema = self.pinned.form_schemas.get(form_id) or BUILTIN_FORMS.get(form_id)
+        if schema is None:
+            raise KeyError(form_id)
+        return schema
 
     def window(self, phase: Any) -> tuple[datetime, datetime]:
         start = self.clock.spec.nominal_start
@@ -214,6 +218,7 @@ class ParticipantContext:
         reminders: tuple[Reminder, ...] | None = None,
         escalation: Escalation | None = None,
         rules: Any = None,
+        decline_schema: dict[str, Any] | None = None,
     ) -> _Task:
         self.check()
         escalation = escalation if escalation is not None else phase.escalation
@@ -233,15 +238,16 @@ class ParticipantContext:
             escalate_to_id=self.role_id(escalation.to) if escalation else None,
             prefill=prefill or {},
             rules=rules,
+            decline_schema=decline_schema,
         )
         phase_started = None
         if spec.task_id not in self.book.tasks:
             phase_started, self._unwritten_phase = self._unwritten_phase, None
         return await self.book.open(spec, prefill_from=prefill_from, phase_started=phase_started)
 
-    async def wait(self, *tasks: _Task, until: datetime | None = None) -> None:
+    async def wait(self, *tasks: _Task, until: datetime | None = None, stop: Any = None) -> None:
         await self.write_phase_record()
-        await self.book.wait([t.spec.task_id for t in tasks], until=until)
+        await self.book.wait([t.spec.task_id for t in tasks], until=until, stop=stop)
         self.check()
 
     async def task(self, phase: Any, **kwargs: Any) -> _Task:

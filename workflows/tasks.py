@@ -116,6 +116,9 @@ class TaskSpec:
     prefill: dict[str, Any] = field(default_factory=dict)
     rules: Callable[[dict[str, Any]], list[str]] | None = None
     """Checks beyond the form's JSON Schema (goal count, weights); messages for the user."""
+    decline_schema: dict[str, Any] | None = None
+    """When set, a payload `{"decline": true, ...}` is checked against this schema instead
+    of the form's (a reviewer declining a peer review)."""
 
 
 @dataclass
@@ -215,14 +218,22 @@ class TaskBook:
         return task
 
     async def wait(
-        self, task_ids: Iterable[str], *, until: datetime | None = None
+        self,
+        task_ids: Iterable[str],
+        *,
+        until: datetime | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> dict[str, _Task]:
-        """Until every task is done (or nominal `until`), firing reminders, overdue marks
-        and escalations on the way."""
+        """Until every task is done (or nominal `until`, or `stop()` holds after a
+        change), firing reminders, overdue marks and escalations on the way."""
         ids = list(task_ids)
         while True:
             pending = [self.tasks[i] for i in ids if self.tasks[i].status not in DONE_STATUSES]
-            if not pending or (until is not None and self.clock.now() >= until):
+            if (
+                not pending
+                or (until is not None and self.clock.now() >= until)
+                or (stop is not None and stop())
+            ):
                 return {i: self.tasks[i] for i in ids}
             await self._fire_due_events(pending)
             next_at = min((at for task in pending for (_, at) in self._events(task)), default=None)
@@ -357,8 +368,11 @@ class TaskBook:
             raise InvalidSubmission(
                 "only the task's assignee may submit it", type="NotAssignee", non_retryable=True
             )
+        schema = task.schema
+        if task.spec.decline_schema is not None and submission.payload.get("decline") is True:
+            schema = task.spec.decline_schema
         errors = sorted(
-            jsonschema.Draft202012Validator(task.schema).iter_errors(submission.payload),
+            jsonschema.Draft202012Validator(schema).iter_errors(submission.payload),
             key=lambda error: [str(p) for p in error.absolute_path],
         )
         if errors:
@@ -371,7 +385,7 @@ class TaskBook:
                 type="InvalidPayload",
                 non_retryable=True,
             )
-        if task.spec.rules is not None:
+        if task.spec.rules is not None and schema is task.schema:
             problems = task.spec.rules(submission.payload)
             if problems:
                 raise InvalidSubmission(

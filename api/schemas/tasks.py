@@ -18,7 +18,10 @@ class TaskPublic(PublicModel):
     task_id: str
     cycle_id: str
     subject_id: str = Field(description="Whom the task is about (`@group` for group tasks).")
-    assignee_id: str
+    assignee_id: str | None = Field(
+        description="Who holds the task; withheld (null) on a peer or upward review task "
+        "for anyone but its assignee, and for HR admins who give no X-Perfloop-Reason."
+    )
     phase_id: str
     kind: str
     form_id: str

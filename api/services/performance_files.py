@@ -33,6 +33,8 @@ from sqlalchemy import ColumnElement, Select, String, and_, cast, literal, or_, 
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import func, type_coerce
 
+from activities import evaluation, evaluation_store
+from activities.evaluation import EntryView
 from api.errors import Unprocessable
 from api.pagination import DEFAULT_PAGE, decode_cursor, encode_cursor, page_size
 from api.permissions import MANAGERS, Access, Relation
@@ -342,6 +344,33 @@ def reveals_reviewers(access: Access, found: frozenset[Relation]) -> bool:
     return access.grants("performance-files:read-reviewers", found)
 
 
+def _anonymous_views(
+    session: Session,
+    employee_id: str,
+    cycle_id: str | None,
+    cache: dict[str | None, dict[int, EntryView | None]],
+) -> dict[int, EntryView | None]:
+    """How each of a person's reviews in one cycle may be shown to someone who may not
+    learn its author: its rater group's thresholds decide, computed over all the cycle's
+    reviews of the person (never over a page or a filter) by the rules scoring uses."""
+    if cycle_id in cache:
+        return cache[cycle_id]
+    rows = session.scalars(
+        select(Review)
+        .where(Review.subject_id == employee_id, Review.cycle_id == cycle_id)
+        .order_by(Review.at, Review.id)
+    ).all()
+    phase = (
+        evaluation_store.evaluation_phase(evaluation_store.definition_of(session, cycle_id))
+        if cycle_id is not None
+        else None
+    )
+    anonymity = phase.anonymity if phase is not None else {}
+    shown = evaluation.entry_views([evaluation.review_in(row) for row in rows], anonymity)
+    cache[cycle_id] = {row.id: view for row, view in zip(rows, shown, strict=True)}
+    return cache[cycle_id]
+
+
 # --- the route -----------------------------------------------------------------------------
 
 
@@ -403,6 +432,7 @@ def performance_file(
         )
     }
     items: list[PerformanceFileEntry] = []
+    views: dict[str | None, dict[int, EntryView | None]] = {}
     for row in page:
         if (row.kind, row.key) not in loaded:
             continue  # deleted between the two queries
@@ -421,7 +451,19 @@ def performance_file(
             data=shown["data"],
         )
         if entry.anonymous and not reveal:
-            entry = entry.model_copy(update={"author_id": None, "task_id": None})
+            view = _anonymous_views(session, employee_id, cycle, views).get(int(row.key))
+            shown_data = view.redact(entry.data) if view else {"withheld": "not shown"}
+            entry = entry.model_copy(
+                update={
+                    "author_id": None,
+                    "task_id": None,
+                    "phase_id": None,
+                    "summary": REVIEW_TITLES[shown_data["review_kind"]]
+                    if "review_kind" in shown_data
+                    else entry.summary,
+                    "data": shown_data,
+                }
+            )
         items.append(entry)
 
     audit.record(

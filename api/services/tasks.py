@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.errors import NotFound, ServiceUnavailable
-from api.permissions import Access
+from api.permissions import MANAGERS, Access, relations
 from api.schemas.tasks import FormPublic, TaskDetail, TaskPublic, TaskSubmitted
 from api.services import audit
 from api.services.forms import FormCatalog
@@ -27,6 +27,9 @@ from store.models import Task
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
 SUBMIT_UPDATE = "submit_task"
+ANONYMOUS_TASKS = frozenset({"peer_review", "upward_review"})
+"""Review tasks whose assignee (the reviewer) is anonymous to the reviewee and their
+managers, and shown to nobody but the assignee without an HR admin's stated reason."""
 SUBMIT_TIMEOUT = timedelta(seconds=30)
 """How long a submission waits for the workflow before answering 503 (retry it with the
 same Idempotency-Key: it is applied at most once)."""
@@ -68,6 +71,8 @@ def task_detail(session: Session, forms: FormCatalog, access: Access, task_id: s
         )
         session.commit()
     base = TaskPublic.model_validate(task)
+    if task.kind in ANONYMOUS_TASKS and task.assignee_id != access.user.subject:
+        base = base.model_copy(update={"assignee_id": _reviewer_shown(session, access, task)})
     return TaskDetail(
         **base.model_dump(),
         form=FormPublic(id=task.form_id, json_schema=schema),
@@ -75,6 +80,26 @@ def task_detail(session: Session, forms: FormCatalog, access: Access, task_id: s
         prefill=dict(task.prefill or {}),
         payload=dict(task.payload) if task.payload is not None else None,
     )
+
+
+def _reviewer_shown(session: Session, access: Access, task: Task) -> str | None:
+    """Who holds an anonymous review task, for someone other than its assignee: only an HR
+    admin who states why (`X-Perfloop-Reason`) and is not the person reviewed; audited."""
+    user = access.user
+    if not user.is_hr_admin or access.reason is None or task.subject_id == user.subject:
+        return None
+    if relations(session, user, task.subject_id, wanted=MANAGERS):
+        return None  # an HR admin who manages the person reviewed is their manager here
+    audit.record(
+        session,
+        access,
+        "reviewer.reveal",
+        resource_type="task",
+        resource_id=task.task_id,
+        subject_id=task.subject_id,
+    )
+    session.commit()
+    return task.assignee_id
 
 
 def submission_update_id(task_id: str, submitter_id: str, idempotency_key: str | None) -> str:

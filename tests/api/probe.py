@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         RecordSubmissionInput,
         UpdateTaskInput,
     )
+    from workflows.builtin_forms import BUILTIN_FORMS, DECLINE
     from workflows.clock import Clock
     from workflows.messages import ControlResult, ReopenTaskInput, SubmitTaskInput, SubmitTaskResult
     from workflows.tasks import DONE_STATUSES, TaskBook, TaskSpec
@@ -39,6 +40,10 @@ class ProbeInput(BaseModel):
     form_schema: dict[str, Any]
     due_at: datetime
     clock: ClockSpec
+    subject_id: str | None = None
+    phase_id: str = "goals"
+    kind: str = "goal_draft"
+    declinable: bool = False
 
 
 @workflow.defn(name="SubmitProbeWorkflow")
@@ -56,13 +61,14 @@ class SubmitProbeWorkflow:
                 task_id=input.task_id,
                 cycle_id=input.cycle_id,
                 workflow_id=workflow.info().workflow_id,
-                subject_id=input.assignee_id,
+                subject_id=input.subject_id or input.assignee_id,
                 assignee_id=input.assignee_id,
-                phase_id="goals",
-                kind="goal_draft",
+                phase_id=input.phase_id,
+                kind=input.kind,
                 form_id=input.form_id,
                 title="Draft your goals",
                 due_at=input.due_at,
+                decline_schema=BUILTIN_FORMS[DECLINE] if input.declinable else None,
             )
         )
         # Like a participant workflow, stay alive after the submission (the next phase).

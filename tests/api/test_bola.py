@@ -182,6 +182,20 @@ MATRIX: dict[str, list[Target]] = {
             expect(403, hr_admin=OK),
         ),
     ],
+    "GET /v1/cycles/{cycle_id}/calibration/{group}": [
+        Target(
+            "Engineering's calibration picture (its task is assigned to its head)",
+            {"cycle_id": "annual-2027", "group": "Engineering"},
+            expect(404, skip_level=OK, hrbp=OK, hr_admin=OK),
+        ),
+    ],
+    "GET /v1/cycles/{cycle_id}/bias": [
+        Target(
+            "a cycle's reviewer statistics (names peer reviewers)",
+            {"cycle_id": "annual-2027"},
+            expect(403, hr_admin=OK),
+        ),
+    ],
     "GET /v1/definitions/{name}/{version}": [
         Target(
             "a published definition (no personal data)",

@@ -449,21 +449,55 @@ async def test_peer_and_upward_reviewers_stay_anonymous(
     client: AsyncClient, world: str, auth: Token, caller: str
 ) -> None:
     response = await client.get(f"{URL}?limit=200", headers=headers(auth, caller))
-    reviews = {
-        i["data"]["review_kind"]: i for i in response.json()["items"] if i["kind"] == "review"
-    }
+    items = [i for i in response.json()["items"] if i["kind"] == "review"]
+    named = {i["data"]["review_kind"]: i for i in items if not i["anonymous"]}
+    anonymous = [i for i in items if i["anonymous"]]
 
-    for kind in ("peer", "upward"):
-        assert reviews[kind]["anonymous"] is True
-        assert reviews[kind]["author_id"] is None
-        assert reviews[kind]["task_id"] is None, "the task id leads to its assignee"
-        assert reviews[kind]["data"]["comments"] == {"strengths": f"{kind} strengths"}
-    assert reviews["self"]["author_id"] == SUBJECT
-    assert reviews["self"]["anonymous"] is False
-    assert reviews["manager"]["author_id"] == "E003"
-    assert reviews["manager"]["task_id"] == task_id(NEW, "evaluation", "manager_review")
+    # One peer and one upward answer: the upward one rolls into peers (annual-review),
+    # and two answers are under the peers' threshold of three: no answers are shown.
+    assert len(anonymous) == 2
+    for item in anonymous:
+        assert item["author_id"] is None
+        assert item["task_id"] is None, "the task id leads to its assignee"
+        assert item["summary"] == "Peer feedback"
+        assert item["data"]["review_kind"] == "peer"
+        assert "fewer than the 3" in item["data"]["withheld"]
+        assert {"ratings", "overall", "comments"}.isdisjoint(item["data"])
+    assert named["self"]["author_id"] == SUBJECT
+    assert named["self"]["anonymous"] is False
+    assert named["manager"]["author_id"] == "E003"
+    assert named["manager"]["task_id"] == task_id(NEW, "evaluation", "manager_review")
+    assert named["manager"]["data"]["comments"] == {"strengths": "manager strengths"}
     for reviewer in (PEER, UPWARD):
         assert reviewer not in response.text, f"{reviewer} appears somewhere in the file"
+    assert "upward strengths" not in response.text
+    assert "peer strengths" not in response.text
+
+
+async def test_a_group_at_its_threshold_shows_its_answers_but_not_their_authors(
+    client: AsyncClient, world: str, auth: Token
+) -> None:
+    with session_scope(world) as session:
+        for n, reviewer in enumerate(("E002", "E010")):
+            row = review(NEW, "peer", reviewer, 64 + n)
+            row.task_id = f"{row.task_id}-{n + 1}"
+            row.comments = {"strengths": f"peer strengths {n}"}
+            session.add(row)
+    body = await read(client, headers(auth, "manager"), "&kind=review")
+    anonymous = [i for i in body["items"] if i["anonymous"]]
+
+    # Three peers and one upward answer rolled into them: four answers, scores and
+    # comments shown (threshold 3), as peer feedback; nobody's name.
+    assert len(anonymous) == 4
+    assert all(i["data"]["review_kind"] == "peer" for i in anonymous)
+    assert all(i["data"]["overall"] == 4.0 for i in anonymous)
+    assert sorted(i["data"]["comments"]["strengths"] for i in anonymous) == [
+        "peer strengths",
+        "peer strengths 0",
+        "peer strengths 1",
+        "upward strengths",
+    ]
+    assert all(i["author_id"] is None and "withheld" not in i["data"] for i in anonymous)
 
 
 async def test_hr_admins_see_who_wrote_anonymous_reviews(

@@ -64,6 +64,7 @@ REAL_IDS: dict[str, list[str]] = {
     "employee_id": [SUBJECT, "E005", "E003", "E011"],
     "task_id": [SELF_REVIEW, MANAGER_REVIEW, PEER_GOALS],
     "phase_id": ["goals", "evaluation"],
+    "group": ["Engineering"],
     "name": ["annual-review"],
     "version": ["1", "latest"],
     "objective_id": ["grow", "eng-1"],

@@ -105,3 +105,80 @@ async def test_submit_through_the_api_to_a_real_workflow(
     assert fakes.submissions[0].submitter_id == "E012"
     assert fakes.submissions[0].payload == good
     assert revisions == 1
+
+
+async def test_a_reviewer_declines_a_peer_review_through_the_api(
+    dev_server: WorkflowEnvironment, settings: Settings, db: str, auth: Token
+) -> None:
+    publish_stock(db)
+    with session_scope(db) as session:
+        add_cycle(session)
+    now = datetime.now(UTC)
+    task = make_task(
+        "E012",
+        subject="E011",
+        phase="evaluation",
+        kind="peer_review",
+        form="peer-review",
+        due=now + timedelta(days=14),
+    )
+    add_tasks(db, task)
+    fakes = FakeActivities()
+    task_queue = f"api-{uuid.uuid4().hex[:8]}"
+
+    async def connect(_: Settings) -> Client:
+        return dev_server.client
+
+    app = create_app(settings, temporal_client_factory=connect)
+    async with Worker(
+        dev_server.client,
+        task_queue=task_queue,
+        workflows=[SubmitProbeWorkflow],
+        activities=fakes.all(),
+    ):
+        handle = await dev_server.client.start_workflow(
+            SubmitProbeWorkflow.run,
+            ProbeInput(
+                task_id=task.task_id,
+                cycle_id=CYCLE_ID,
+                assignee_id="E012",
+                subject_id="E011",
+                phase_id="evaluation",
+                kind="peer_review",
+                form_id="peer-review",
+                form_schema=stock("annual-review", 1).canonical()["forms"]["peer-review"],
+                due_at=task.due_at,
+                clock=ClockSpec(nominal_start=now, real_start=now),
+                declinable=True,
+            ),
+            id=task.workflow_id,
+            task_queue=task_queue,
+        )
+        await asyncio.wait_for(fakes.task_opened.wait(), timeout=30)
+
+        url = f"/v1/tasks/{task.task_id}"
+        async for client in serve(app):
+            mine = await client.get(url, headers=auth("E012"))
+            reviewed = await client.get(url, headers=auth("E011"))
+            no_reason = await client.post(
+                f"{url}/submit", json={"payload": {"decline": True}}, headers=auth("E012")
+            )
+            declined = await client.post(
+                f"{url}/submit",
+                json={"payload": {"decline": True, "reason": "We never worked together."}},
+                headers=auth("E012"),
+            )
+        await handle.signal(SubmitProbeWorkflow.finish)
+        await handle.result()
+
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["assignee_id"] == "E012"
+    # The person reviewed never sees the request (nor who holds it).
+    assert reviewed.status_code == 404, reviewed.text
+    assert no_reason.status_code == 422, no_reason.text
+    assert no_reason.json()["error"]["type"] == "InvalidPayload"
+    assert "reason" in no_reason.text
+    assert declined.status_code == 200, declined.text
+    (submission,) = fakes.submissions
+    assert submission.payload == {"decline": True, "reason": "We never worked together."}
+    assert submission.kind == "peer_review"

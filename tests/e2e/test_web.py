@@ -224,6 +224,19 @@ async def hr_distribution(b: Browsing) -> None:
     await b.shot("hr-cycle-results")
 
 
+async def calibration_page(b: Browsing) -> None:
+    """Engineering's calibration, as HR reads it (read only: the task is the HRBP's)."""
+    page = b.page
+    await page.goto(f"{b.stack.base_url}/app/#/calibration/{b.stack.cycle_id}/Engineering")
+    await expect(page.get_by_role("heading", name="Calibration: Engineering")).to_be_visible()
+    chart = page.get_by_role("img", name="Rating distribution against the guideline")
+    await expect(chart).to_be_visible()
+    await expect(page.locator("#members tbody tr")).to_have_count(4)
+    await expect(page.get_by_role("heading", name="Changes made")).to_be_visible()
+    await expect(page.get_by_text("Read only", exact=False)).to_be_visible()
+    await b.shot("calibration-engineering")
+
+
 async def test_goals_review_and_hr_distribution_in_the_browser(
     e2e_temporal: WorkflowEnvironment, db: str, browser: Browser, artifacts: Path, tmp_path: Path
 ) -> None:
@@ -251,6 +264,7 @@ async def test_goals_review_and_hr_distribution_in_the_browser(
         await b.sign_in(HR_ADMIN)
         await hr_distribution(b)
         await coverage_card(b)
+        await calibration_page(b)
 
         await context.close()
         assert b.errors == []

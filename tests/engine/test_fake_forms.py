@@ -3,6 +3,7 @@ and within the cycle's goal rules."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,14 @@ from perfloop.fake_forms import (
     fill_task,
     validation_errors,
 )
-from workflows.builtin_forms import BUILTIN_FORMS, CALIBRATION, RESULTS_APPROVAL
+from workflows.builtin_forms import (
+    BUILTIN_FORMS,
+    CALIBRATION,
+    DECLINE,
+    PEER_APPROVAL,
+    PEER_NOMINATION,
+    RESULTS_APPROVAL,
+)
 from workflows.phases.goal_setting import goal_rules
 
 CYCLES = Path(__file__).resolve().parents[2] / "definitions" / "cycles"
@@ -43,6 +51,8 @@ KIND_OF_FORM = {
     CALIBRATION: "calibration",
     RESULTS_APPROVAL: "results_approval",
 }
+
+FORMS = CYCLES.parent / "forms"
 
 
 @pytest.fixture(scope="module", params=STOCK, ids=lambda path: f"{path.parent.name}/{path.stem}")
@@ -105,3 +115,36 @@ def test_a_schema_the_faker_cannot_satisfy_is_reported() -> None:
         SchemaFaker(random.Random(1)).generate(
             {**schema, "properties": {"id": {"type": "string", "pattern": "^Z{3}$"}}}
         )
+
+
+def test_360_tasks_are_filled() -> None:
+    rng = random.Random(2)
+    nomination = TaskContext(
+        kind="peer_nomination",
+        form_schema=BUILTIN_FORMS[PEER_NOMINATION],
+        subject_id="E010",
+        prefill={"peers": ["E011", "E012"]},
+    )
+    assert fill_task(nomination, rng) == {"peers": ["E011", "E012"]}
+    approval = TaskContext(
+        kind="peer_approval",
+        form_schema=BUILTIN_FORMS[PEER_APPROVAL],
+        subject_id="E010",
+        prefill={"nominated": ["E011", "E012"]},
+    )
+    decisions = [fill_task(approval, rng) for _ in range(60)]
+    assert {} in decisions
+    assert any(d.get("remove") == ["E012"] for d in decisions)
+    schema = json.loads((FORMS / "peer-review.schema.json").read_text())
+    review = TaskContext(
+        kind="peer_review",
+        form_schema=schema,
+        subject_id="E010",
+        competencies=["collaboration"],
+        may_decline=True,
+    )
+    payloads = [fill_task(review, rng) for _ in range(100)]
+    declines = [p for p in payloads if p.get("decline") is True]
+    assert 0 < len(declines) < 20
+    assert all(validation_errors(BUILTIN_FORMS[DECLINE], p) == [] for p in declines)
+    assert all(validation_errors(schema, p) == [] for p in payloads if p not in declines)

@@ -20,10 +20,13 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
+from activities import evaluation
 from activities.types import (
     ActivityName,
     ApplyBudgetInput,
     ApplyCalibrationInput,
+    AssignReviewersInput,
+    AssignReviewersResult,
     BroadcastSignalInput,
     BroadcastSignalResult,
     BuildPrefillInput,
@@ -39,8 +42,10 @@ from activities.types import (
     OpenTaskInput,
     OpenTaskResult,
     ParticipantProfile,
+    PeerCandidatesInput,
     PhaseCounts,
     ProposeResultsInput,
+    ProposeReviewerInput,
     PullProgressInput,
     PullProgressResult,
     RecordAnomalyInput,
@@ -125,6 +130,10 @@ class FakeWorld:
         self.budgets: list[str] = []
         self.calls: Counter[str] = Counter()
         self.anomalies: list[RecordAnomalyInput] = []
+        self.assignments: list[AssignReviewersInput] = []
+        self.assigned: dict[str, AssignReviewersResult] = {}
+        self.replacements: list[ProposeReviewerInput] = []
+        self.score_results: dict[str, ScoreResult] = {}
 
     # -- helpers for tests -----------------------------------------------------------
 
@@ -406,9 +415,119 @@ class FakeWorld:
         self.notifications[input.business_key] = input
         return True
 
+    # -- 360 (like activities.reviews360, over the tasks held here) --------------------------
+
+    def reviewer_load(self) -> Counter[str]:
+        return Counter(
+            t.assignee_id
+            for t in self.tasks.values()
+            if t.kind == "peer_review"
+            and t.status in ("open", "overdue", "submitted")
+            and not (t.submissions and t.submissions[-1].payload.get("decline") is True)
+        )
+
+    def colleagues(self, employee_id: str) -> list[str]:
+        person = self.people[employee_id]
+        eligible = [
+            p
+            for p in self.people.values()
+            if p.active
+            and p.department == person.department
+            and p.employee_id not in (employee_id, person.manager_id)
+            and p.manager_id != employee_id
+        ]
+        team = sorted(p.employee_id for p in eligible if p.manager_id == person.manager_id)
+        rest = sorted(p.employee_id for p in eligible if p.manager_id != person.manager_id)
+        return team + rest
+
+    @activity.defn(name=ActivityName.PEER_CANDIDATES)
+    async def peer_candidates(self, input: PeerCandidatesInput) -> tuple[str, ...]:
+        return tuple(self.colleagues(input.employee_id)[: input.limit])
+
+    @activity.defn(name=ActivityName.ASSIGN_REVIEWERS)
+    async def assign_reviewers(self, input: AssignReviewersInput) -> AssignReviewersResult:
+        self.assignments.append(input)
+        known = [p for p in input.requested if p in self.people and self.people[p].active]
+        outcome = evaluation.assign_reviewers(
+            {input.employee_id: known},
+            max_per_reviewer=input.max_per_reviewer,
+            min_peers=input.min_peers,
+            max_peers=input.max_peers,
+            load=self.reviewer_load(),
+        )
+        result = AssignReviewersResult(
+            peers=outcome.assigned[input.employee_id],
+            capped=tuple(sorted(outcome.capped)),
+            short=outcome.short.get(input.employee_id, 0),
+            direct_reports=tuple(
+                sorted(
+                    p.employee_id
+                    for p in self.people.values()
+                    if p.manager_id == input.employee_id and p.active
+                )
+            )
+            if input.upward
+            else (),
+        )
+        self.assigned[input.employee_id] = result
+        return result
+
+    @activity.defn(name=ActivityName.PROPOSE_REVIEWER)
+    async def propose_reviewer(self, input: ProposeReviewerInput) -> str | None:
+        self.replacements.append(input)
+        return evaluation.propose_replacement(
+            input.employee_id,
+            input.declined_by,
+            [*input.candidates, *self.colleagues(input.employee_id)],
+            assigned=input.asked,
+            load=self.reviewer_load(),
+            max_per_reviewer=input.max_per_reviewer,
+            declined=input.declined,
+        )
+
+    def reviews_of(self, employee_id: str) -> list[evaluation.ReviewIn]:
+        """Submitted reviews of a person, as the store's `Review` rows would hold them."""
+        kinds = {
+            "self_review": "self",
+            "manager_review": "manager",
+            "peer_review": "peer",
+            "upward_review": "upward",
+        }
+        reviews = []
+        for task in self.tasks.values():
+            if task.subject_id != employee_id or task.kind not in kinds or not task.submissions:
+                continue
+            last = task.submissions[-1]
+            if last.payload.get("decline") is True:
+                continue
+            rating = last.payload.get("rating")
+            reviews.append(
+                evaluation.ReviewIn(
+                    reviewer_id=last.submitter_id,
+                    subject_id=employee_id,
+                    kind=kinds[task.kind],
+                    overall=float(rating) if isinstance(rating, int | float) else None,
+                    ratings=dict(last.payload.get("competencies") or {}),
+                )
+            )
+        return reviews
+
     @activity.defn(name=ActivityName.SCORE_PARTICIPANT)
     async def score_participant(self, input: ScoreParticipantInput) -> ScoreResult:
         phase = input.phase
+        if phase.sources.peer_review or phase.sources.upward_review:
+            # A 360 cycle: the real scoring over the reviews submitted here (no goals).
+            outcome = evaluation.score_phase(None, self.reviews_of(input.employee_id), phase)
+            if outcome.rating is not None:
+                self.ratings[input.employee_id] = outcome.rating
+            scored = ScoreResult(
+                score=outcome.score,
+                rating=outcome.rating,
+                label=outcome.label,
+                sources=outcome.sources,
+            )
+            self.score_results[input.employee_id] = scored
+            return scored
         weights = {
             "self_review": phase.sources.self_review,
             "manager_review": phase.sources.manager_review,

@@ -8,6 +8,7 @@ import { teamView } from "./views/team.js";
 import { goalsView } from "./views/goals.js";
 import { dashboardView } from "./views/dashboard.js";
 import { cycleView, cyclesView } from "./views/hr.js";
+import { calibrationView } from "./views/calibration.js";
 
 const ROUTES = [
   { pattern: /^\/signin$/, view: signinView, public: true },
@@ -18,6 +19,7 @@ const ROUTES = [
   { pattern: /^\/team\/dashboard(?:\/([^/]+))?$/, view: dashboardView, nav: "dashboard" },
   { pattern: /^\/hr$/, view: cyclesView, nav: "hr", roles: ["hr-admin", "hrbp", "ops"] },
   { pattern: /^\/hr\/cycles\/([^/]+)$/, view: cycleView, nav: "hr", roles: ["hr-admin", "hrbp", "ops"] },
+  { pattern: /^\/calibration\/([^/]+)\/([^/]+)$/, view: calibrationView, nav: "inbox" },
 ];
 
 const ROLE_NAMES = { "hr-admin": "HR admin", hrbp: "HR business partner", ops: "Operations" };

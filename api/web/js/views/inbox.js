@@ -16,6 +16,7 @@ const KIND_ICONS = {
   peer_review: "review",
   upward_review: "review",
   peer_nomination: "team",
+  peer_approval: "team",
   calibration: "chart",
   interview_minutes: "chat",
   acknowledgment: "check",
@@ -27,6 +28,14 @@ export function taskIcon(kind) {
   return h("span.task-icon", { "aria-hidden": "true" }, icon(KIND_ICONS[kind] || "check"));
 }
 
+/** Calibration opens its group's page (distribution, outliers, adjust); others the form. */
+function taskHref(task) {
+  if (task.kind === "calibration" && task.subject_id.startsWith("@")) {
+    return `#/calibration/${encodeURIComponent(task.cycle_id)}/${encodeURIComponent(task.subject_id.slice(1))}`;
+  }
+  return `#/tasks/${taskPath(task.task_id)}`;
+}
+
 function row(task) {
   const me = session.person.employee_id;
   const about = task.subject_id === me ? null : h("span", `About ${directory.name(task.subject_id)}`);
@@ -35,7 +44,7 @@ function row(task) {
     "li",
     h(
       "a.task-row",
-      { href: `#/tasks/${taskPath(task.task_id)}`, "data-task": task.task_id },
+      { href: taskHref(task), "data-task": task.task_id },
       taskIcon(task.kind),
       h("div.task-main", h("div.task-title", directory.title(task)), h("div.task-meta", h("span", humanize(task.phase_id)), about, h("span", task.cycle_id))),
       h("div.task-due", h("div", due), task.status === "open" ? null : statusBadge(task.status), task.late ? h("span.badge.warn", "Late") : null),

@@ -88,6 +88,30 @@ function readOnly(schema, payload) {
   );
 }
 
+// A peer review request can be declined with a reason, through the same submit (the
+// cycle decides whether declining is allowed; the API says so with a 422 otherwise).
+function declineButton(task, ctx) {
+  const button = h("button.btn.ghost", { type: "button" }, "Decline…");
+  button.addEventListener("click", async () => {
+    const reason = window.prompt("Why do you decline this review? (at least 3 characters; a replacement will be asked)");
+    if (reason === null || reason.trim().length < 3) return;
+    button.disabled = true;
+    try {
+      const key = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+      await api.post(`/v1/tasks/${taskPath(task.task_id)}/submit`, { payload: { decline: true, reason: reason.trim() } }, { "Idempotency-Key": key });
+      clearToasts("bad");
+      toast(`Declined: ${directory.title(task)}`, "ok");
+      ctx.refreshInboxCount();
+      location.hash = "#/inbox";
+    } catch (error) {
+      toast(error.message, "bad");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
 export async function taskView(main, [taskId], ctx) {
   shell.setCrumbs(["My inbox", "#/inbox"], "Task");
   main.append(loading("Loading the task…"));
@@ -117,7 +141,7 @@ export async function taskView(main, [taskId], ctx) {
     "form",
     { novalidate: true, "aria-label": task.title },
     h("div.card", h("div.card-head", h("h2", schema.title || "Your answers"), h("span.muted.small", "Fields marked * are required")), h("div.card-body", form.element)),
-    h("div.form-actions", h("a.btn.ghost", { href: "#/inbox" }, "Back to inbox"), submit),
+    h("div.form-actions", h("a.btn.ghost", { href: "#/inbox" }, "Back to inbox"), task.kind === "peer_review" ? declineButton(task, ctx) : null, submit),
   );
   // One Idempotency-Key per answer sent: retrying the same answers (after a timeout or a
   // dropped connection) never submits twice, and corrected answers are a new request.
