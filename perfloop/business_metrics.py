@@ -14,6 +14,7 @@ only, never an employee id: a cycle has a few dozen (phase, kind) pairs at most.
 | `perfloop_phase_completion_ratio` | gauge | cycle, phase: completed or skipped / started |
 | `perfloop_phase_deadline_timestamp_seconds` | gauge | cycle, phase: latest task due date |
 | `perfloop_results_unsynced` | gauge | cycle: approved results the HRIS has not accepted |
+| `perfloop_anomalies_fired_total` | counter | cycle, phase, rule, action: rules that fired |
 | `perfloop_cycles_running` | gauge | — |
 | `perfloop_business_metrics_up` | gauge | 1 when the store answered this scrape |
 
@@ -192,3 +193,21 @@ class BusinessMetrics(Collector):
         for cycle_id, total in rows:
             unsynced.add_metric([cycle_id], total)
         yield unsynced
+
+        from store.models.monitoring import Anomaly
+
+        anomalies = CounterMetricFamily(
+            "perfloop_anomalies_fired",
+            "Anomaly rules that fired (one per person and cooldown window).",
+            labels=["cycle", "phase", "rule", "action"],
+        )
+        rows = session.execute(
+            select(
+                Anomaly.cycle_id, Anomaly.phase_id, Anomaly.rule_id, Anomaly.action, func.count()
+            )
+            .where(Anomaly.cycle_id.in_(running))
+            .group_by(Anomaly.cycle_id, Anomaly.phase_id, Anomaly.rule_id, Anomaly.action)
+        )
+        for cycle_id, phase_id, rule_id, action, total in rows:
+            anomalies.add_metric([cycle_id, phase_id, rule_id, action], total)
+        yield anomalies

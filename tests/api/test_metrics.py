@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from perfloop.settings import Settings
 from store.db import session_scope
 from store.models import Notification, ParticipantPhase, TaskEvent
+from store.models.monitoring import Anomaly
 from tests.api.conftest import T0, FakeTemporal, Token, add_tasks, app_for, make_task, serve
 
 
@@ -83,6 +84,20 @@ async def test_business_metrics_count_tasks_phases_and_nudges(seeded: str, app: 
                     updated_at=now,
                 )
             )
+        for n, employee in enumerate(("E1", "E2")):
+            session.add(
+                Anomaly(
+                    anomaly_key=f"a{n}",
+                    cycle_id="annual-2027",
+                    employee_id=employee,
+                    manager_id="M1",
+                    phase_id="goals",
+                    rule_id="behind-plan",
+                    action="coach",
+                    fired_at=now,
+                    rests_until=now + timedelta(days=14),
+                )
+            )
         for n, kind in enumerate(("reminder", "reminder", "escalation", "task_opened")):
             session.add(
                 Notification(
@@ -123,6 +138,10 @@ async def test_business_metrics_count_tasks_phases_and_nudges(seeded: str, app: 
     assert (
         value(text, "perfloop_notifications_sent_total", cycle="annual-2027", kind="task_opened")
         is None
+    )
+    assert (
+        value(text, "perfloop_anomalies_fired_total", **goals, rule="behind-plan", action="coach")
+        == 2
     )
     assert value(text, "perfloop_phase_participants", **goals) == 3
     assert value(text, "perfloop_phase_completion_ratio", **goals) == 1 / 3
