@@ -1425,7 +1425,8 @@ def _goal_id(cycle_id: str, owner_id: str, index: int) -> str:
 
 
 def _record_goal_draft(session: Session, input: RecordSubmissionInput) -> int:
-    """Replace the owner's goals still in draft (or returned) with this draft's goals.
+    """Replace the owner's goals not yet approved with this draft's goals, proposed to the
+    manager (`proposed`; the goal review approves or returns them).
 
     An id given in the draft is kept when it is free; otherwise goals get ids derived
     from cycle, owner and position, so a redraft keeps the ids of goals it keeps in place.
@@ -1436,7 +1437,7 @@ def _record_goal_draft(session: Session, input: RecordSubmissionInput) -> int:
         .where(
             Goal.cycle_id == input.cycle_id,
             Goal.owner_id == input.subject_id,
-            Goal.status.in_(("draft", "returned")),
+            Goal.status.in_(("draft", "proposed", "returned")),
         )
         .execution_options(synchronize_session="fetch")
     )
@@ -1470,7 +1471,7 @@ def _record_goal_draft(session: Session, input: RecordSubmissionInput) -> int:
                 weight=int(goal.get("weight", 0)),
                 parent_id=_text(goal.get("parent_id")),
                 target={key: goal[key] for key in _GOAL_TARGET_FIELDS if key in goal},
-                status="draft",
+                status="proposed",
                 progress=0.0,
                 confidence=None,
                 updated_at=utc_now(),
@@ -1481,11 +1482,15 @@ def _record_goal_draft(session: Session, input: RecordSubmissionInput) -> int:
 
 
 def _record_goal_review(session: Session, cycle_id: str, owner_id: str, decision: str) -> None:
-    """Approve the owner's draft goals, or mark them returned for another round."""
+    """Approve the owner's proposed goals, or mark them returned for another round."""
     status = "approved" if decision == "approve" else "returned"
     session.execute(
         update(Goal)
-        .where(Goal.cycle_id == cycle_id, Goal.owner_id == owner_id, Goal.status == "draft")
+        .where(
+            Goal.cycle_id == cycle_id,
+            Goal.owner_id == owner_id,
+            Goal.status.in_(("draft", "proposed")),
+        )
         .values(status=status, updated_at=utc_now())
         .execution_options(synchronize_session=False)
     )

@@ -538,7 +538,7 @@ def log_goal_set(
             }
             changes = {"goal": [None, _jsonable(fields)]}
         elif action == "status" and goal.status in ("approved", "returned"):
-            changes = {"status": ["draft", goal.status]}
+            changes = {"status": ["proposed", goal.status]}
         else:
             continue
         record_change(

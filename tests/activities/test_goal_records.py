@@ -57,7 +57,7 @@ async def test_drafting_and_approval_are_in_the_change_log(
         ("status", "E100", "applied"),
     ]
     assert log[0].changes["goal"][1]["title"] == "Ship billing"
-    assert log[1].changes == {"status": ["draft", "approved"]}
+    assert log[1].changes == {"status": ["proposed", "approved"]}
 
 
 async def test_realign_waits_for_the_manager_then_applies(

@@ -197,9 +197,9 @@ async def test_a_goal_draft_becomes_goals_once(
     assert row.payload == {"goals": goals}
     stored = session.scalars(select(Goal).order_by(Goal.position)).all()
     assert [(g.title, g.type, g.weight, g.status, g.seq) for g in stored] == [
-        ("Ship the billing rewrite", "okr", 50, "draft", 1),
-        ("Keep p95 latency low", "kpi", 30, "draft", 1),
-        ("Learn Rust", "development", 20, "draft", 1),
+        ("Ship the billing rewrite", "okr", 50, "proposed", 1),
+        ("Keep p95 latency low", "kpi", 30, "proposed", 1),
+        ("Learn Rust", "development", 20, "proposed", 1),
     ]
     assert stored[2].id == "learn-rust"
     assert stored[0].parent_id == "grow"
