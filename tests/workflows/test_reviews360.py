@@ -36,24 +36,28 @@ PEER_PAYLOAD = {
 }
 
 
-def evaluation_only() -> PinnedDefinition:
+def evaluation_only(
+    peers: PeerReview | None = None, *, sha: str = "1", escalate_to: str = "hrbp"
+) -> PinnedDefinition:
     """annual-review's evaluation phase alone: opens on day 1, no calibration gate,
     2 to 4 peers and at most 2 requests per reviewer."""
     pinned = pin(load_file(ANNUAL))
     phase = next(p for p in pinned.definition.phases if isinstance(p, EvaluationPhase))
+    assert phase.escalation is not None
     phase = phase.model_copy(
         update={
             "window": phase.window.model_copy(update={"opens": "P1D", "due": "P21D"}),
-            "peers": PeerReview(min_peers=2, max_peers=4, max_requests_per_reviewer=2),
+            "peers": peers or PeerReview(min_peers=2, max_peers=4, max_requests_per_reviewer=2),
             "anonymity": {"peers": GroupAnonymity(scores_threshold=3, comments_threshold=3)},
             "calibration": None,
+            "escalation": phase.escalation.model_copy(update={"to": escalate_to}),
         }
     )
     definition = pinned.definition.model_copy(update={"phases": (phase,)})
     # Another sha: decoded workflow inputs are shared per (ref, sha256), and the stock
     # annual-review may already be decoded in this process (the replay tests).
     return pinned.model_copy(
-        update={"definition": definition, "sha256": "0" * 63 + "1", "ref": "annual-360@1"}
+        update={"definition": definition, "sha256": "0" * 63 + sha, "ref": f"annual-360-{sha}@1"}
     )
 
 
@@ -78,7 +82,7 @@ def one(world: FakeWorld, kind: str) -> FakeTask:
 
 async def until(env: WorkflowEnvironment, condition: Any) -> None:
     """Let the workflow run (and nominal time pass, in hours) until `condition` holds."""
-    for _ in range(100):
+    for _ in range(200):
         await settle()
         if condition():
             return
@@ -192,3 +196,76 @@ async def test_nomination_approval_cap_decline_and_score(
     assert scored.sources["peer_review"] == 5.0
     # self 3 (10), manager 3 (35), peers 5 (15); no goals, no upward: re-normalised.
     assert scored.score == pytest.approx((10 * 3 + 35 * 3 + 15 * 5) / 60, abs=0.01)
+
+
+async def test_a_manager_without_approval_gets_upward_reviews(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """`approved_by: none`: the nomination goes straight to assignment. E006 manages E007,
+    E008 and E009, who get upward-review tasks; the only colleague to suggest is E010 (a
+    lowered minimum). One peer is under the peers' threshold: only the direct reports'
+    group counts in the score. The phase escalates to the manager; the anonymous reviews
+    to the HRBP instead."""
+    env = time_skipping_env
+    pinned = evaluation_only(
+        PeerReview(min_peers=2, max_peers=4, approved_by="none"), sha="2", escalate_to="manager"
+    )
+    world = FakeWorld(env.client, task_queue, twelve_people())
+    now = await env.get_current_time()
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[ParticipantWorkflow],
+        activities=world.activities(),
+    ):
+        handle: WorkflowHandle[Any, Any] = await env.client.start_workflow(
+            ParticipantWorkflow.run,
+            ParticipantInput(
+                cycle_id=CYCLE,
+                profile=world.profile("E006"),
+                pinned=pinned,
+                clock=ClockSpec(nominal_start=now, real_start=now, scale=1.0),
+                use_search_attributes=False,
+                hr_admins=("E001",),
+            ),
+            id=participant_workflow_id(CYCLE, "E006"),
+            task_queue=task_queue,
+        )
+        await until(env, lambda: any(t.kind == "peer_nomination" for t in world.open_tasks()))
+        nomination = one(world, "peer_nomination")
+        assert nomination.prefill["peers"] == ["E010"]
+        await submit(env.client, nomination, {"peers": ["E010"]})
+        await until(env, lambda: any(t.kind == "upward_review" for t in world.open_tasks()))
+        assert not [t for t in world.tasks.values() if t.kind == "peer_approval"]
+        upward = sorted(
+            (t for t in world.open_tasks() if t.kind == "upward_review"), key=lambda t: t.task_id
+        )
+        assert [t.assignee_id for t in upward] == ["E007", "E008", "E009"]
+        (peer,) = [t for t in world.open_tasks() if t.kind == "peer_review"]
+        assert peer.assignee_id == "E010"
+        # Upward reviews cannot be declined.
+        with pytest.raises(WorkflowUpdateFailedError):
+            await submit(env.client, upward[0], {"decline": True, "reason": "Rather not."})
+        for task in [*upward[1:], peer]:
+            await submit(env.client, task, {**PEER_PAYLOAD, "rating": 4})
+        task = one(world, "self_review")
+        await submit(env.client, task, {**filled(pinned, task), "rating": 3})
+
+        # Left open past the due date (day 21) and the escalation delay (2 days): the
+        # anonymous review escalates to Engineering's HRBP (E010), the manager review to
+        # E006's manager (E001), as the phase says.
+        def escalated() -> dict[str | None, str]:
+            return {n.task_id: n.recipient_id for n in world.notifications_of("escalation")}
+
+        manager_review = one(world, "manager_review")
+        await until(env, lambda: len(escalated()) >= 2)
+        assert escalated()[upward[0].task_id] == "E010"
+        assert escalated()[manager_review.task_id] == "E001"
+        await submit(env.client, upward[0], {**PEER_PAYLOAD, "rating": 4})
+        await submit(env.client, manager_review, {**filled(pinned, manager_review), "rating": 3})
+        status: ParticipantStatus = await finished(handle)
+        assert status.status == "completed"
+
+    scored = world.score_results["E006"]
+    assert scored.sources.get("upward_review") == 4.0
+    assert "peer_review" not in scored.sources
