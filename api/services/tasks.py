@@ -125,6 +125,10 @@ async def submit_task(
     once the workflow has accepted it."""
     user = access.user
     task = await run_in_threadpool(authorised_task, session, access, task_id)
+    # End the read before waiting on the workflow: a session in a transaction holds a
+    # pooled connection, and fifty people submitting at once would hold the whole pool
+    # for as long as their Updates take (the rest then time out waiting for one).
+    await run_in_threadpool(session.commit)
     handle = client.get_workflow_handle(task.workflow_id)
     request = SubmitTaskInput(task_id=task_id, submitter_id=user.subject, payload=payload)
     try:
