@@ -46,6 +46,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -256,7 +257,18 @@ async def bare_side(client: Client, users: int, seconds: float, workflows: int) 
 
     async def start(workflow_id: str) -> None:
         async with limit:
-            await client.start_workflow(BareWorkflow.run, id=workflow_id, task_queue=BARE_QUEUE)
+            for attempt in range(5):
+                try:
+                    await client.start_workflow(
+                        BareWorkflow.run, id=workflow_id, task_queue=BARE_QUEUE
+                    )
+                    return
+                except RPCError:
+                    # The dev server may still be busy with perfloop's side (the cycle
+                    # goes on after the clock stops): back off rather than give up.
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(2.0 * (attempt + 1))
 
     print(f"starting {workflows} bare workflows to send Updates to", flush=True)
     await asyncio.gather(*(start(i) for i in ids))
@@ -407,7 +419,7 @@ async def main() -> None:
                 print(f"built payloads for {await asyncio.to_thread(tasks.refill)} open tasks")
                 ours = await perfloop_side(base_url, settings, tasks, args.users, args.seconds)
                 print(ours.report(), flush=True)
-                workflows = max(len(ours.latencies) * 2, 2000)
+                workflows = min(max(len(ours.latencies) * 2, 2000), 5000)
                 bare = await bare_side(client, args.users, args.seconds, workflows)
                 print(bare.report(), flush=True)
         dispose_engines()
