@@ -409,6 +409,24 @@ def propose_realign(
     of kept goals, new goals, and goals left out dropped. Pending when the manager must
     approve (new goals wait as `proposed`), applied at once otherwise. Returns the count."""
     status: Literal["applied", "pending"] = "pending" if needs_approval else "applied"
+
+    def log(goal_id: str, action: str, changes: dict[str, list[Any]]) -> GoalChange | None:
+        """One change of this re-align, keyed by the task and goal (a retry logs nothing)."""
+        return record_change(
+            session,
+            key=key_of("realign", task_id, goal_id),
+            goal_id=goal_id,
+            cycle_id=cycle_id,
+            owner_id=owner_id,
+            changed_by=changed_by,
+            action=action,
+            changes=changes,
+            reason=reason,
+            status=status,
+            task_id=task_id,
+            at=at,
+        )
+
     current = {
         g.id: g
         for g in session.scalars(
@@ -430,20 +448,7 @@ def propose_realign(
             changes = diff(goal, {k: v for k, v in fields.items() if k != "type"})
             if not changes:
                 continue
-            row = record_change(
-                session,
-                key=key_of("realign", task_id, goal.id),
-                goal_id=goal.id,
-                cycle_id=cycle_id,
-                owner_id=owner_id,
-                changed_by=changed_by,
-                action="realign",
-                changes=changes,
-                reason=reason,
-                status=status,
-                task_id=task_id,
-                at=at,
-            )
+            row = log(goal.id, "realign", changes)
             if row is not None and not needs_approval:
                 apply_changes(goal, changes)
             count += 1
@@ -466,39 +471,13 @@ def propose_realign(
                 )
             )
             session.flush()
-        record_change(
-            session,
-            key=key_of("realign", task_id, goal_id),
-            goal_id=goal_id,
-            cycle_id=cycle_id,
-            owner_id=owner_id,
-            changed_by=changed_by,
-            action="created",
-            changes={"goal": [None, _jsonable(fields)]},
-            reason=reason,
-            status=status,
-            task_id=task_id,
-            at=at,
-        )
+        log(goal_id, "created", {"goal": [None, _jsonable(fields)]})
         count += 1
     for goal in current.values():
         if goal.id in kept or goal.status in ("draft", "returned", "proposed"):
             continue
         changes = {"status": [goal.status, "dropped"]}
-        row = record_change(
-            session,
-            key=key_of("realign", task_id, goal.id),
-            goal_id=goal.id,
-            cycle_id=cycle_id,
-            owner_id=owner_id,
-            changed_by=changed_by,
-            action="dropped",
-            changes=changes,
-            reason=reason,
-            status=status,
-            task_id=task_id,
-            at=at,
-        )
+        row = log(goal.id, "dropped", changes)
         if row is not None and not needs_approval:
             apply_changes(goal, changes)
         count += 1
