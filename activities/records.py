@@ -1442,14 +1442,29 @@ def _record_goal_draft(session: Session, input: RecordSubmissionInput) -> int:
         .execution_options(synchronize_session="fetch")
     )
     used: set[str] = set()
+    given_ids = [
+        given if isinstance(given := goal.get("id"), str) and 0 < len(given) <= 64 else None
+        for goal in goals
+    ]
+    # One query for the ids a draft most likely takes (a dozen lookups on PostgreSQL
+    # were a third of a goal draft's submission); a clash falls back to one at a time.
+    likely = {goal_id for goal_id in given_ids if goal_id is not None} | {
+        _goal_id(input.cycle_id, input.subject_id, index) for index in range(len(goals))
+    }
+    taken = (
+        set(session.scalars(select(Goal.id).where(Goal.id.in_(sorted(likely)))))
+        if likely
+        else set()
+    )
 
     def free(candidate: str) -> bool:
-        return candidate not in used and session.get(Goal, candidate) is None
+        if candidate in used or candidate in taken:
+            return False
+        return candidate in likely or session.get(Goal, candidate) is None
 
     seq = task_seq(input.task_id)
     for index, goal in enumerate(goals):
-        given = goal.get("id")
-        goal_id = given if isinstance(given, str) and 0 < len(given) <= 64 else None
+        goal_id = given_ids[index]
         if goal_id is None or not free(goal_id):
             base = _goal_id(input.cycle_id, input.subject_id, index)
             goal_id, suffix = base, 1

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -52,9 +53,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bare_workflow import BareWorkflow
-from launch import STOCK, first_tasks, fresh_postgres_database, prepare_store
+from launch import STOCK, cpu_seconds, first_tasks, fresh_postgres_database, prepare_store
 
 from api.auth import issue_dev_token
+from api.services.tasks import SUBMIT_UPDATE
 from definitions.models import GoalSettingPhase
 from definitions.pinned import PinnedDefinition
 from perfloop.cycles import resolve_pinned, start_cycle
@@ -63,6 +65,7 @@ from perfloop.settings import Settings
 from perfloop.temporal import DevServer, data_converter
 from store.db import dispose_engines, session_factory, session_scope
 from store.models import Task
+from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BARE_QUEUE = "bench-bare-updates"
@@ -80,6 +83,8 @@ class Timings:
     latencies: list[float] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each process used while this side ran."""
 
     def report(self) -> str:
         done = len(self.latencies)
@@ -92,7 +97,15 @@ class Timings:
             f"{self.name}: {done} in {self.seconds:.0f} s ({done / self.seconds:.1f}/s); "
             f"p50 {cuts[49] * 1000:.0f} ms, p90 {cuts[89] * 1000:.0f} ms, "
             f"p99 {cuts[98] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms{failures}"
+            + self.cpu_report()
         )
+
+    def cpu_report(self) -> str:
+        if not self.latencies or not self.cpu:
+            return ""
+        per = {name: used / len(self.latencies) * 1000 for name, used in self.cpu.items()}
+        parts = ", ".join(f"{name} {ms:.2f}" for name, ms in per.items() if ms >= 0.005)
+        return f"\n  CPU ms per request: {parts}; total {sum(per.values()):.2f}"
 
     @property
     def median(self) -> float:
@@ -118,6 +131,42 @@ class Progress:
             )
 
 
+class CpuMeter:
+    """CPU seconds of the stack's processes over a stretch of time, by role.
+
+    PostgreSQL's backends come and go, so its figure is the sum over every `postgres`
+    process alive at both ends; a backend that exits in between is missed (the API and
+    worker keep pooled connections, so theirs live through a run).
+    """
+
+    def __init__(self, pids: Mapping[str, int | None]) -> None:
+        self.pids = dict(pids)
+        self.began: dict[str, float] = {}
+
+    @staticmethod
+    def _postgres() -> float:
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue
+            if "(postgres)" in text:
+                total += cpu_seconds(int(stat.parent.name))
+        return total
+
+    def _now(self) -> dict[str, float]:
+        used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        used["postgres"] = self._postgres()
+        return used
+
+    def start(self) -> None:
+        self.began = self._now()
+
+    def stop(self) -> dict[str, float]:
+        return {name: used - self.began.get(name, 0.0) for name, used in self._now().items()}
+
+
 # --- perfloop through the API ---------------------------------------------------------
 
 
@@ -125,6 +174,7 @@ class Progress:
 class Submission:
     task_id: str
     assignee_id: str
+    workflow_id: str
     payload: dict[str, Any]
 
 
@@ -148,6 +198,7 @@ class Tasks:
                 select(
                     Task.task_id,
                     Task.assignee_id,
+                    Task.workflow_id,
                     Task.subject_id,
                     Task.phase_id,
                     Task.kind,
@@ -184,16 +235,31 @@ class Tasks:
                 continue
             self.seen.add(key)
             self.queue.put_nowait(
-                Submission(task["task_id"], task["assignee_id"], self._payload(task))
+                Submission(
+                    task["task_id"], task["assignee_id"], task["workflow_id"], self._payload(task)
+                )
             )
             added += 1
         return added
 
 
+async def think(rng: random.Random, mean: float) -> None:
+    """A simulated person's pause between two submissions (exponential, `mean` seconds)."""
+    if mean > 0:
+        await asyncio.sleep(rng.expovariate(1 / mean))
+
+
 async def perfloop_side(
-    base_url: str, settings: Settings, tasks: Tasks, users: int, seconds: float
+    base_url: str,
+    settings: Settings,
+    tasks: Tasks,
+    users: int,
+    seconds: float,
+    think_mean: float,
+    meter: CpuMeter,
 ) -> Timings:
     timings = Timings("perfloop API submit")
+    rng = random.Random(11)
     tokens: dict[str, str] = {}
 
     def token(employee_id: str) -> str:
@@ -201,7 +267,11 @@ async def perfloop_side(
             tokens[employee_id] = issue_dev_token(settings, employee_id, ttl=timedelta(hours=2))
         return tokens[employee_id]
 
-    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+    # Drop an idle connection before uvicorn does (its keep-alive is 5 s): otherwise a
+    # user who thought for about 5 s may send on a connection the server is closing.
+    limits = httpx.Limits(
+        max_connections=users, max_keepalive_connections=users, keepalive_expiry=4.0
+    )
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
         began = time.perf_counter()
         deadline = began + seconds
@@ -209,6 +279,7 @@ async def perfloop_side(
 
         async def user() -> None:
             while time.perf_counter() < deadline:
+                await think(rng, think_mean)
                 try:
                     item = await asyncio.wait_for(tasks.queue.get(), 1.0)
                 except TimeoutError:
@@ -239,19 +310,71 @@ async def perfloop_side(
                 await asyncio.sleep(1.0)
                 await asyncio.to_thread(tasks.refill)
 
+        meter.start()
         await asyncio.gather(refill(), *(user() for _ in range(users)))
         timings.seconds = time.perf_counter() - began
+        timings.cpu = meter.stop()
     if tasks.queue.empty():
         print("  note: the users ran out of open tasks; raise -n for a longer run")
+    return timings
+
+
+async def engine_side(
+    client: Client, tasks: Tasks, users: int, seconds: float, think_mean: float, meter: CpuMeter
+) -> Timings:
+    """perfloop's own Update (validation, the recorded submission), sent as the API sends
+    it but straight from here: the engine's share of a submission without HTTP, token,
+    Idempotency-Key or audit."""
+    timings = Timings("perfloop Update, no API")
+    rng = random.Random(13)
+    began = time.perf_counter()
+    deadline = began + seconds
+    progress = Progress(timings, began)
+
+    async def user() -> None:
+        while time.perf_counter() < deadline:
+            await think(rng, think_mean)
+            try:
+                item = await asyncio.wait_for(tasks.queue.get(), 1.0)
+            except TimeoutError:
+                continue
+            start = time.perf_counter()
+            try:
+                await client.get_workflow_handle(item.workflow_id).execute_update(
+                    SUBMIT_UPDATE,
+                    SubmitTaskInput(
+                        task_id=item.task_id, submitter_id=item.assignee_id, payload=item.payload
+                    ),
+                    id=uuid.uuid4().hex,
+                    result_type=SubmitTaskResult,
+                )
+            except Exception as exc:
+                timings.failures[type(exc).__name__] += 1
+                continue
+            timings.latencies.append(time.perf_counter() - start)
+            progress.tick()
+
+    async def refill() -> None:
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(tasks.refill)
+
+    meter.start()
+    await asyncio.gather(refill(), *(user() for _ in range(users)))
+    timings.seconds = time.perf_counter() - began
+    timings.cpu = meter.stop()
     return timings
 
 
 # --- bare Temporal --------------------------------------------------------------------
 
 
-async def bare_side(client: Client, users: int, seconds: float, workflows: int) -> Timings:
+async def bare_side(
+    client: Client, users: int, seconds: float, workflows: int, think_mean: float, meter: CpuMeter
+) -> Timings:
     """Updates to bare workflows (started beforehand), `users` at a time."""
     timings = Timings("bare Temporal Update")
+    rng = random.Random(11)
     ids = [f"bare-update/{index}" for index in range(workflows)]
     limit = asyncio.Semaphore(50)
 
@@ -275,7 +398,15 @@ async def bare_side(client: Client, users: int, seconds: float, workflows: int) 
     # Time Updates to workflows that wait for them, as perfloop's tasks do: a query is
     # answered only after the workflow's first task, and the worker takes them in order.
     for workflow_id in ids[-20:]:
-        await client.get_workflow_handle(workflow_id).query(BareWorkflow.waiting)
+        for attempt in range(10):
+            try:
+                await client.get_workflow_handle(workflow_id).query(BareWorkflow.waiting)
+                break
+            except RPCError:
+                # A busy server times the query out while it works through the starts.
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(3.0)
     pending = iter(ids)
     began = time.perf_counter()
     deadline = began + seconds
@@ -283,6 +414,7 @@ async def bare_side(client: Client, users: int, seconds: float, workflows: int) 
 
     async def user() -> None:
         while time.perf_counter() < deadline:
+            await think(rng, think_mean)
             workflow_id = next(pending, None)
             if workflow_id is None:
                 return
@@ -297,8 +429,10 @@ async def bare_side(client: Client, users: int, seconds: float, workflows: int) 
             timings.latencies.append(time.perf_counter() - start)
             progress.tick()
 
+    meter.start()
     await asyncio.gather(*(user() for _ in range(users)))
     timings.seconds = time.perf_counter() - began
+    timings.cpu = meter.stop()
     return timings
 
 
@@ -349,15 +483,42 @@ async def wait_first_tasks(url: str, cycle_id: str, n: int) -> None:
         print(f"  first tasks: {count}/{n} after {time.perf_counter() - began:.0f} s", flush=True)
 
 
+async def settle(meter: CpuMeter, quiet: float = 0.15, longest: float = 300.0) -> None:
+    """Wait until the stack's processes together use under `quiet` of a core, so that one
+    side's left-over work does not run in the other's time."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < longest:
+        meter.start()
+        await asyncio.sleep(2.0)
+        used = sum(meter.stop().values())
+        if used / 2.0 < quiet:
+            print(f"  quiet after {time.perf_counter() - began:.0f} s", flush=True)
+            return
+    print(f"  still busy after {longest:.0f} s; going on", flush=True)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=4000, help="people in the cycle (default 4000)")
     parser.add_argument("--users", type=int, default=50, help="concurrent users (default 50)")
     parser.add_argument("--seconds", type=float, default=120.0, help="per side (default 120)")
     parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean pause (s) of each user between submissions; 0 (default) submits back to "
+        "back, which measures throughput at saturation rather than a request's own latency",
+    )
+    parser.add_argument(
         "--database-url",
         default=DEFAULT_PG,
         help="a PostgreSQL server (a fresh database is made on it) or 'sqlite'",
+    )
+    parser.add_argument(
+        "--engine",
+        action="store_true",
+        help="also time perfloop's Update sent straight to the workflows (no API), to split "
+        "a submission's latency between the API and the engine",
     )
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
@@ -392,14 +553,23 @@ async def main() -> None:
             settings = Settings(home=home, database_url=url, task_queue="bench-api")
             base_url = f"http://127.0.0.1:{api_port}"
             with (
-                process([perfloop, "worker"], env, home / "worker.log"),
-                process([perfloop, "api"], env, home / "api.log"),
+                process([perfloop, "worker"], env, home / "worker.log") as worker,
+                process([perfloop, "api"], env, home / "api.log") as api,
                 process(
                     [sys.executable, str(Path(__file__).parent / "bare_worker.py"), server.address],
                     env,
                     home / "bare-worker.log",
-                ),
+                ) as bare_worker,
             ):
+                meter = CpuMeter(
+                    {
+                        "api": api.pid,
+                        "worker": worker.pid,
+                        "bare worker": bare_worker.pid,
+                        "temporal": server.process.pid if server.process else None,
+                        "load generator": os.getpid(),
+                    }
+                )
                 client = await Client.connect(server.address, data_converter=data_converter())
                 await wait_ready(base_url)
                 with session_scope(url) as session:
@@ -415,18 +585,47 @@ async def main() -> None:
                     )
                 print(f"launched {cycle_id}; waiting for every first task", flush=True)
                 await wait_first_tasks(url, cycle_id, args.n)
+                await settle(meter)
                 tasks = Tasks(url, cycle_id, pinned)
                 print(f"built payloads for {await asyncio.to_thread(tasks.refill)} open tasks")
-                ours = await perfloop_side(base_url, settings, tasks, args.users, args.seconds)
+                ours = await perfloop_side(
+                    base_url, settings, tasks, args.users, args.seconds, args.think, meter
+                )
                 print(ours.report(), flush=True)
+                # The cycle goes on after the clock stops (the reviews the drafts opened).
+                await settle(meter)
+                engine: Timings | None = None
+                if args.engine:
+                    engine = await engine_side(
+                        client, tasks, args.users, args.seconds, args.think, meter
+                    )
+                    print(engine.report(), flush=True)
+                    await settle(meter)
                 workflows = min(max(len(ours.latencies) * 2, 2000), 5000)
-                bare = await bare_side(client, args.users, args.seconds, workflows)
+                bare = await bare_side(
+                    client, args.users, args.seconds, workflows, args.think, meter
+                )
                 print(bare.report(), flush=True)
         dispose_engines()
     print(ours.report())
+    if engine is not None:
+        print(engine.report())
     print(bare.report())
     print(f"ratio of medians: {ours.median / bare.median:.2f} (target <= 1.5)")
+    if ours.latencies and bare.latencies:
+        throughput = (len(bare.latencies) / bare.seconds) / (len(ours.latencies) / ours.seconds)
+        print(f"ratio of throughputs (bare / perfloop): {throughput:.2f}")
+
+
+def stop_on_sigterm() -> None:
+    """End on SIGTERM as on Ctrl-C, so the worker, API and dev server are stopped too."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 if __name__ == "__main__":
+    stop_on_sigterm()
     asyncio.run(main())

@@ -53,6 +53,19 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; empty means a SQLite file in the data folder.",
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="Store connections each process keeps open. A worker runs up to "
+        "`worker_max_concurrent_activities` transactions at once; those beyond the pool "
+        "(and its overflow) wait for a connection instead of opening one.",
+    )
+    database_max_overflow: int = Field(
+        default=10,
+        ge=0,
+        description="Extra connections opened under a burst and closed once the pool is "
+        "full again.",
+    )
     environment: Literal["development", "production"] = "development"
 
     temporal_address: str = "127.0.0.1:7233"

@@ -100,8 +100,27 @@ def get_engine(url: str | None = None) -> Engine:
     with _lock:
         engine = _engines.get(resolved)
         if engine is None:
-            engine = _engines[resolved] = build_engine(resolved)
+            engine = _engines[resolved] = build_engine(resolved, **pool_options(resolved))
         return engine
+
+
+def pool_options(url: str) -> dict[str, Any]:
+    """The connection pool's size from settings (`database_pool_size`, `..._max_overflow`).
+
+    SQLAlchemy's default keeps 5 and opens up to 10 more, closing each extra one as soon
+    as it is returned. A worker runs up to 200 activity transactions at once, so under a
+    launch it opened and closed PostgreSQL connections several times a second, and each
+    new backend forks, authenticates and warms its catalogue cache before its first
+    query. An in-memory SQLite database keeps its single-connection pool.
+    """
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() == "sqlite" and sa_url.database in (None, "", ":memory:"):
+        return {}
+    settings = get_settings()
+    return {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+    }
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
