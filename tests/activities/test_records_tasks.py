@@ -535,7 +535,7 @@ async def test_interview_prefill_gathers_the_agenda(
     assert agenda["development_goals"] == [
         {"title": "Learn Rust", "progress": 0.0, "source": "this_cycle"}
     ]
-    assert agenda["feedback_themes"] == []
+    assert agenda["feedback_themes"] == {"groups": [], "notices": []}
     assert list(only_rating) == ["rating"]
 
 
