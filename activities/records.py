@@ -816,7 +816,8 @@ class RecordActivities:
 
         The event names the most telling change: reassigned, then the status (overdue,
         closed, cancelled, reopened when a done task opens again), then due_changed. A
-        retry finds nothing left to change and records nothing.
+        status change with a `file_note` also enters the subject's performance file, once
+        per task and status. A retry finds nothing left to change and records nothing.
         """
 
         def work(session: Session) -> None:
@@ -852,6 +853,18 @@ class RecordActivities:
             if what is None:
                 return
             _task_event(session, task.task_id, what, input.at, reason=input.reason, data=data)
+            if input.file_note and status_event is not None:
+                _performance_event(
+                    session,
+                    key=f"{task.task_id}:{status_event}:file",
+                    employee_id=task.subject_id,
+                    cycle_id=task.cycle_id,
+                    at=input.at,
+                    kind=f"{task.kind}_{status_event}",
+                    ref=task.task_id,
+                    summary=input.file_note,
+                    data={"reason": input.reason} if input.reason else {},
+                )
 
         await self._transaction(work)
 
