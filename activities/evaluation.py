@@ -18,7 +18,8 @@ score is built from never disagree. The rules, in one place:
   merged into the named group first (one pass, peers before direct reports), and the
   merged group is then held to its own thresholds; the source group is gone from every
   view. Every dropped, merged or comment-suppressed group leaves a `GroupNotice` with the
-  reason, which the views show.
+  reason, which the views show. The interview agenda's 360 themes (`feedback_themes`) are
+  these same groups, broken down per competency and per question.
 - **Scoring**: the weighted mean of the sources a person has (see
   `activities.scoring.weighted_score`): a suppressed group is a missing source, so its
   weight is re-normalised over the rest and no total depends on its answers. Goal score 5,
