@@ -18,7 +18,8 @@ score is built from never disagree. The rules, in one place:
   merged into the named group first (one pass, peers before direct reports), and the
   merged group is then held to its own thresholds; the source group is gone from every
   view. Every dropped, merged or comment-suppressed group leaves a `GroupNotice` with the
-  reason, which the views show.
+  reason, which the views show. The interview agenda's 360 themes (`feedback_themes`) are
+  these same groups, broken down per competency and per question.
 - **Scoring**: the weighted mean of the sources a person has (see
   `activities.scoring.weighted_score`): a suppressed group is a missing source, so its
   weight is re-normalised over the rest and no total depends on its answers. Goal score 5,
@@ -375,6 +376,77 @@ def anonymise(
         )
         members[group] = tuple(indexes)
     return Anonymised(groups, tuple(notices), members)
+
+
+GROUP_TITLES: dict[GroupName, str] = {"peers": "Peers", "direct_reports": "Direct reports"}
+
+
+def feedback_themes(
+    reviews: Sequence[ReviewLike],
+    anonymity: Mapping[GroupName, GroupAnonymity],
+    *,
+    competency_titles: Mapping[str, str] | None = None,
+    question_titles: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The 360 themes of an interview agenda: what `anonymise` lets a group show, per
+    competency and per question.
+
+    Per shown group: its answer count, the groups it includes, its mean score, each
+    competency's mean (in the definition's order, then by id) and, only when the group
+    meets its comments threshold, the comments per question, each list sorted so that
+    order says nothing of who answered when. Per dropped, rolled or comment-withheld group
+    the notice with its reason. Nothing else of a review reaches the agenda: no reviewer,
+    no task, no time. The thresholds, roll-into and drop rules are `anonymise`'s alone.
+    """
+    shown = anonymise(reviews, anonymity)
+    titles = dict(competency_titles or {})
+    questions_titled = dict(question_titles or {})
+    groups: list[dict[str, Any]] = []
+    for name, group in shown.groups.items():
+        by_question: dict[str, list[str]] = defaultdict(list)
+        if group.comments_shown:
+            for index in shown.members[name]:
+                comments = reviews[index].comments
+                if isinstance(comments, Mapping):
+                    for key, text in comments.items():
+                        if isinstance(text, str):
+                            by_question[str(key)].append(text)
+                else:
+                    by_question["comments"].extend(comment_texts(comments))
+        order = [c for c in titles if c in group.competencies]
+        order += sorted(c for c in group.competencies if c not in titles)
+        withheld = next(
+            (
+                n.reason
+                for n in shown.notices
+                if n.group == name and n.action == "comments_withheld"
+            ),
+            None,
+        )
+        groups.append(
+            {
+                "group": name,
+                "title": GROUP_TITLES[name],
+                "responses": group.responses,
+                "includes": list(group.includes),
+                "score": _round(group.score),
+                "competencies": [
+                    {"id": c, "title": titles.get(c, c), "score": _round(group.competencies[c])}
+                    for c in order
+                ],
+                "comments_shown": group.comments_shown,
+                "comments": [
+                    {
+                        "question": key,
+                        "title": questions_titled.get(key, key.replace("_", " ").capitalize()),
+                        "texts": sorted(by_question[key]),
+                    }
+                    for key in sorted(by_question)
+                ],
+                **({"withheld": withheld} if withheld else {}),
+            }
+        )
+    return {"groups": groups, "notices": shown.as_json()["notices"]}
 
 
 # --- scoring ---------------------------------------------------------------------------------

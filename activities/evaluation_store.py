@@ -222,3 +222,36 @@ def evidence_of(session: Session, cycle_id: str, employee_id: str) -> dict[str, 
         feedback_received=reviews(Review.subject_id),
         progress_events=sum(1 for kind in events if kind.startswith("progress")),
     )
+
+
+def feedback_themes_of(
+    session: Session, cycle_id: str, employee_id: str, pinned: PinnedDefinition | None
+) -> dict[str, Any]:
+    """A person's 360 themes in one cycle for their interview agenda
+    (`activities.evaluation.feedback_themes`): all their peer and upward reviews of the
+    cycle, under the thresholds of the cycle's evaluation phase (`pinned`, from
+    `definition_of`; the defaults without one), as scoring and the performance file count
+    them."""
+    phase = evaluation_phase(pinned)
+    rows = session.scalars(
+        select(Review)
+        .where(
+            Review.cycle_id == cycle_id,
+            Review.subject_id == employee_id,
+            Review.kind.in_(sorted(evaluation.ANONYMOUS_KINDS)),
+        )
+        .order_by(Review.id)
+    ).all()
+    questions: dict[str, str] = {}
+    if pinned is not None and phase is not None:
+        for form_id in (phase.forms.peer_review, phase.forms.upward_review):
+            properties = (pinned.form_schemas.get(form_id or "") or {}).get("properties") or {}
+            for key, spec in properties.items():
+                if isinstance(spec, dict) and isinstance(spec.get("title"), str):
+                    questions.setdefault(str(key), str(spec["title"]))
+    return evaluation.feedback_themes(
+        rows,
+        phase.anonymity if phase is not None else {},
+        competency_titles={c.id: c.title for c in phase.competencies} if phase else {},
+        question_titles=questions,
+    )

@@ -76,7 +76,8 @@ from activities.types import (
     UpdateTaskInput,
 )
 from definitions.expressions import ExpressionError, compile_expression, evaluate_number
-from definitions.models import Participants, ResultsPhase
+from definitions.models import InterviewPhase, Participants, ResultsPhase
+from definitions.pinned import PinnedDefinition
 from store.base import utc_now
 from store.db import writer_lock
 from store.models import (
@@ -345,7 +346,9 @@ def _build_prefill(session: Session, input: BuildPrefillInput) -> dict[str, Any]
             **goal_records.realign_prefill(session, input),
         }
     if input.kind == "interview_minutes":
-        return _interview_prefill(session, input.cycle_id, input.employee_id, input.sections)
+        return _interview_prefill(
+            session, input.cycle_id, input.employee_id, input.sections, input.phase_id
+        )
     if input.kind in ("self_review", "manager_review"):
         return {
             "evidence": evaluation_store.evidence_of(session, input.cycle_id, input.employee_id)
@@ -813,7 +816,8 @@ class RecordActivities:
 
         The event names the most telling change: reassigned, then the status (overdue,
         closed, cancelled, reopened when a done task opens again), then due_changed. A
-        retry finds nothing left to change and records nothing.
+        status change with a `file_note` also enters the subject's performance file, once
+        per task and status. A retry finds nothing left to change and records nothing.
         """
 
         def work(session: Session) -> None:
@@ -849,6 +853,18 @@ class RecordActivities:
             if what is None:
                 return
             _task_event(session, task.task_id, what, input.at, reason=input.reason, data=data)
+            if input.file_note and status_event is not None:
+                _performance_event(
+                    session,
+                    key=f"{task.task_id}:{status_event}:file",
+                    employee_id=task.subject_id,
+                    cycle_id=task.cycle_id,
+                    at=input.at,
+                    kind=f"{task.kind}_{status_event}",
+                    ref=task.task_id,
+                    summary=input.file_note,
+                    data={"reason": input.reason} if input.reason else {},
+                )
 
         await self._transaction(work)
 
@@ -993,8 +1009,12 @@ class RecordActivities:
           development goals carried over from the action items of the employee's last
           interview in an earlier cycle.
         - interview_minutes: per requested section item (all when none are named) the
-          rating, goal attainment, check-in highlights, significant events and
-          development goals; feedback themes come with peer reviews (a later issue).
+          rating (the calibrated one when there is one), goal attainment, check-in
+          highlights, significant events, development goals and the 360 feedback themes
+          (`evaluation.feedback_themes`: per rater group the thresholds show, scores per
+          competency and comments per question, sorted, with no reviewer and no time; a
+          suppressed group as its reason); and, when the cycle's definition is in the
+          registry, `agenda`: the template's sections (id, title, prompt, items) in order.
         - department_objectives (group): the org objectives to link to and the group's
           current objectives.
         - calibration (group): the group's scores and ratings, and their distribution.
@@ -1773,12 +1793,39 @@ _INTERVIEW_ITEMS = (
 )
 
 
+def _interview_template(pinned: PinnedDefinition | None, phase_id: str) -> list[dict[str, Any]]:
+    """The interview phase's conversation guide, for the agenda's headings; empty when
+    the cycle's definition is not in the registry."""
+    if pinned is None:
+        return []
+    phase = next(
+        (p for p in pinned.definition.phases if isinstance(p, InterviewPhase) and p.id == phase_id),
+        None,
+    )
+    if phase is None:
+        return []
+    return [
+        {"id": s.id, "title": s.title, "prompt": s.prompt, "items": list(s.prefill)}
+        for s in phase.template
+    ]
+
+
 def _interview_prefill(
-    session: Session, cycle_id: str, employee_id: str, sections: Sequence[str]
+    session: Session,
+    cycle_id: str,
+    employee_id: str,
+    sections: Sequence[str],
+    phase_id: str | None = None,
 ) -> dict[str, Any]:
-    """The interview agenda's data, one key per requested item (all when none are)."""
+    """The interview agenda's data, one key per requested item (all when none are), and
+    the template's sections as `agenda` when the definition is at hand."""
     wanted = list(dict.fromkeys(sections)) or list(_INTERVIEW_ITEMS)
     agenda: dict[str, Any] = {}
+    # Read (and parsed) once: the template and the 360 thresholds both come from it.
+    pinned = evaluation_store.definition_of(session, cycle_id)
+    template = _interview_template(pinned, phase_id) if phase_id else []
+    if template:
+        agenda["agenda"] = template
     for item in wanted:
         if item == "rating":
             row = session.scalar(
@@ -1854,7 +1901,9 @@ def _interview_prefill(
                 for e in events
             ]
         elif item == "feedback_themes":
-            agenda[item] = []
+            agenda[item] = evaluation_store.feedback_themes_of(
+                session, cycle_id, employee_id, pinned
+            )
         elif item == "development_goals":
             current = session.scalars(
                 select(Goal)

@@ -292,6 +292,9 @@ class UpdateTaskInput(Message):
     assignee_id: str | None = None
     reason: str | None = None
     at: datetime
+    file_note: str | None = None
+    """With a status change: also a line in the subject's performance file (an event of
+    kind `<task kind>_<status>`), e.g. an acknowledgment not given in time."""
 
 
 class RecordSubmissionInput(Message):

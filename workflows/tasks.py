@@ -464,7 +464,10 @@ class TaskBook:
         )
         self._changed += 1
 
-    async def close(self, task: _Task, status: TaskStatus, reason: str) -> None:
+    async def close(
+        self, task: _Task, status: TaskStatus, reason: str, *, file_note: str | None = None
+    ) -> None:
+        """Close or cancel an open task; `file_note` also enters the subject's file."""
         if task.in_flight:
             # A submission accepted a moment ago is still being recorded: it wins.
             await workflow.wait_condition(lambda: not task.in_flight)
@@ -474,7 +477,11 @@ class TaskBook:
         await self.activity(
             ActivityName.UPDATE_TASK,
             UpdateTaskInput(
-                task_id=task.spec.task_id, status=status, reason=reason, at=self.clock.now()
+                task_id=task.spec.task_id,
+                status=status,
+                reason=reason,
+                at=self.clock.now(),
+                file_note=file_note,
             ),
         )
         self._changed += 1

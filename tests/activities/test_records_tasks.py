@@ -164,6 +164,40 @@ async def test_task_changes_are_recorded_once_each(
     assert row.due_at == later + timedelta(days=7)
 
 
+async def test_an_acknowledgment_closed_unanswered_enters_the_performance_file_once(
+    records: RecordActivities, pinned: PinnedDefinition, session: Session
+) -> None:
+    await launched(records, pinned)
+    task = await opened(records, open_input("E101", "interview", "acknowledgment"))
+    later = START + timedelta(days=8)
+    closing = UpdateTaskInput(
+        task_id=task.task_id,
+        status="closed",
+        reason="not acknowledged in time",
+        at=later,
+        file_note="Interview minutes not acknowledged in time",
+    )
+    await records.update_task(closing)
+    await records.update_task(closing)
+    # A plain status change (no note) leaves the file alone.
+    other = await opened(records, open_input("E102", "interview", "acknowledgment"))
+    await records.update_task(
+        UpdateTaskInput(task_id=other.task_id, status="closed", reason="phase closed", at=later)
+    )
+
+    (event,) = fresh(session).scalars(
+        select(PerformanceEvent).where(PerformanceEvent.kind == "acknowledgment_closed")
+    )
+    assert (event.employee_id, event.cycle_id, event.ref, event.at) == (
+        "E101",
+        CYCLE,
+        task.task_id,
+        later,
+    )
+    assert event.summary == "Interview minutes not acknowledged in time"
+    assert event.data == {"reason": "not acknowledged in time"}
+
+
 async def test_an_update_of_an_unknown_task_changes_nothing(records: RecordActivities) -> None:
     await records.update_task(UpdateTaskInput(task_id="nope", status="closed", at=START))
 
@@ -535,7 +569,7 @@ async def test_interview_prefill_gathers_the_agenda(
     assert agenda["development_goals"] == [
         {"title": "Learn Rust", "progress": 0.0, "source": "this_cycle"}
     ]
-    assert agenda["feedback_themes"] == []
+    assert agenda["feedback_themes"] == {"groups": [], "notices": []}
     assert list(only_rating) == ["rating"]
 
 

@@ -607,3 +607,53 @@ async def test_a_managers_read_records_no_pay_and_a_refused_one_nothing(
     assert own_goals == ["performance-file.read"], "a read without sensitive entries, once"
     assert refused.status_code == 404
     assert len(audit_rows(world)) == len(managers) + 1
+
+
+@pytest.mark.parametrize("caller", ["self", "manager", "hrbp"])
+async def test_an_interview_answer_or_its_absence_is_in_the_file(
+    client: AsyncClient, world: str, auth: Token, caller: str
+) -> None:
+    """A disagreement's comment, and an acknowledgment nobody gave in time (the event the
+    `update_task` activity writes when the interview closes the task), for the person,
+    their manager and their HRBP."""
+    with session_scope(world) as session, session.begin():
+        session.add_all(
+            [
+                Acknowledgment(
+                    task_id=task_id(OLD, "interview", "acknowledgment"),
+                    cycle_id=OLD,
+                    employee_id=SUBJECT,
+                    decision="disagree",
+                    comment="The rating ignores the migration.",
+                    at=day(-59),
+                ),
+                PerformanceEvent(
+                    event_key=f"{task_id(NEW, 'interview', 'acknowledgment')}:closed:file",
+                    employee_id=SUBJECT,
+                    cycle_id=NEW,
+                    at=day(89),
+                    kind="acknowledgment_closed",
+                    ref=task_id(NEW, "interview", "acknowledgment"),
+                    summary="Interview minutes not acknowledged in time",
+                    data={"reason": "not acknowledged in time"},
+                ),
+            ]
+        )
+
+    items = (await read(client, headers(auth, caller)))["items"]
+
+    (disagreed,) = [i for i in items if i["kind"] == "acknowledgment" and i["cycle_id"] == OLD]
+    assert disagreed["summary"] == "Disagreed with the conversation minutes"
+    assert disagreed["data"] == {
+        "decision": "disagree",
+        "comment": "The rating ignores the migration.",
+    }
+    (missed,) = [
+        i for i in items if i["kind"] == "event" and i["data"]["event"] == "acknowledgment_closed"
+    ]
+    assert missed["summary"] == "Interview minutes not acknowledged in time"
+    assert missed["phase_id"] == "interview"
+    assert missed["data"] == {
+        "event": "acknowledgment_closed",
+        "reason": "not acknowledged in time",
+    }

@@ -1,6 +1,8 @@
 """The web task list in headless Chromium, against the whole product: an employee drafts
-goals, their manager approves them, a reviewer submits their review at year end, HR reads
-the rating distribution and the 9-box. Screenshots of every page land in
+goals, their manager approves them, a reviewer submits their review at year end, records
+the interview minutes beside the prefilled agenda (360 themes within the anonymity rules),
+the employee reads them with the acknowledgment, HR reads the rating distribution and the
+9-box. Screenshots of every page land in
 `tests/e2e/artifacts/`.
 
 The reviewer is the manager: of the 360 sources, the engine opens self and manager reviews
@@ -34,6 +36,7 @@ RESERVED = (
     (EMPLOYEE, EMPLOYEE, "goal_draft"),
     (MANAGER, EMPLOYEE, "goal_review"),
     (MANAGER, EMPLOYEE, "manager_review"),
+    (MANAGER, EMPLOYEE, "interview_minutes"),
 )
 """The tasks the browser does; simulated colleagues do every other task of the cycle."""
 
@@ -191,6 +194,44 @@ async def review(b: Browsing) -> None:
     await b.submitted()
 
 
+async def interview(b: Browsing) -> None:
+    """The manager records the minutes beside the prefilled agenda (360 themes included)."""
+    page = b.page
+    await b.open_task(b.task_id(EMPLOYEE, "interview", "interview_minutes"), within=120)
+    sections = page.locator(".agenda-section")
+    await expect(sections).to_have_count(4)  # the template's sections, in its order
+    await expect(sections.first.locator("h3")).to_have_text("Looking back on the year")
+    themes = page.locator('.agenda-item[data-item="feedback_themes"]')
+    await expect(themes).to_be_visible()
+    await expect(themes.locator(".theme-group, .notice, p.muted").first).to_be_visible()
+    # No reviewer is ever named in the agenda.
+    for person in ("Clara Neumann", "Jakob Fischer", "Daniel Okafor"):
+        assert person not in await themes.inner_text()
+    await b.shot("interview-agenda")
+    await b.fill("/strengths", "Calm and thorough in incidents.", "textarea")
+    await b.fill("/development_areas", "Present the team's work more often.", "textarea")
+    await b.submitted()
+
+
+async def acknowledgment(b: Browsing) -> None:
+    """The employee reads the minutes beside the acknowledgment (answered for them by the
+    simulated clock if they were too slow: the minutes are shown either way)."""
+    page = b.page
+    task_id = b.task_id(EMPLOYEE, "interview", "acknowledgment")
+    deadline = time.monotonic() + 60
+    while True:
+        await page.goto(f"{b.stack.base_url}/app/#/tasks/{task_id}")
+        await page.reload()
+        if await page.locator(".minutes").count():
+            break
+        assert time.monotonic() < deadline, f"{task_id} never opened"
+        await asyncio.sleep(0.5)
+    minutes = page.locator(".minutes")
+    await expect(minutes).to_contain_text("Calm and thorough in incidents.")
+    await expect(minutes).to_contain_text("Present the team's work more often.")
+    await b.shot("acknowledgment")
+
+
 async def hr_distribution(b: Browsing) -> None:
     page = b.page
     deadline = time.monotonic() + 60
@@ -260,6 +301,10 @@ async def test_goals_review_and_hr_distribution_in_the_browser(
         await team_page(b)
         await goals_page(b)
         await review(b)
+        await interview(b)
+
+        await b.sign_in(EMPLOYEE)
+        await acknowledgment(b)
 
         await b.sign_in(HR_ADMIN)
         await hr_distribution(b)

@@ -134,6 +134,8 @@ class FakeWorld:
         self.assigned: dict[str, AssignReviewersResult] = {}
         self.replacements: list[ProposeReviewerInput] = []
         self.score_results: dict[str, ScoreResult] = {}
+        self.file_notes: list[UpdateTaskInput] = []
+        """Task status changes that also enter the subject's performance file."""
 
     # -- helpers for tests -----------------------------------------------------------
 
@@ -360,6 +362,8 @@ class FakeWorld:
     @activity.defn(name=ActivityName.UPDATE_TASK)
     async def update_task(self, input: UpdateTaskInput) -> None:
         task = self.tasks[input.task_id]
+        if input.file_note and input.status is not None and input.status != task.status:
+            self.file_notes.append(input)
         if input.status is not None:
             task.status = input.status
         if input.due_at is not None:

@@ -4,6 +4,7 @@ import { shell } from "../app.js";
 import { directory } from "../directory.js";
 import { buildForm, splitPrefill } from "../form.js";
 import { clearToasts, formatDate, h, humanize, loading, statusBadge, toast } from "../ui.js";
+import { interviewCards } from "./agenda.js";
 import { taskIcon } from "./inbox.js";
 
 const GOAL_TYPES = { okr: "OKR", kpi: "KPI", development: "Development goal" };
@@ -127,11 +128,14 @@ export async function taskView(main, [taskId], ctx) {
     h("div", { style: "display:flex;gap:14px;align-items:center" }, taskIcon(task.kind), h("div", h("h1", directory.title(task)), h("p", schema.description || ""))),
     task.status === "overdue" ? h("span.badge.overdue", `Overdue since ${formatDate(task.due_at)}`) : null,
   );
-  const side = h("div.grid", h("div.card", h("div.card-body", h("h3", { style: "margin-bottom:10px" }, "About this task"), facts(task))), contextCards(context));
+  // The interview's agenda (minutes task) or minutes (acknowledgment) come first, wider.
+  const interview = interviewCards(context);
+  const side = h("div.grid", h("div.card", h("div.card-body", h("h3", { style: "margin-bottom:10px" }, "About this task"), facts(task))), interview.cards, contextCards(interview.rest));
+  const layout = interview.cards.length ? "div.task-layout.wide-side" : "div.task-layout";
 
   if (!open) {
     const note = task.status === "submitted" ? h("div.alert.ok", "You handed this in. It is shown as submitted.") : h("div.alert.info", `This task is ${task.status}; it can no longer be changed.`);
-    main.replaceChildren(head, h("div.task-layout", h("div.card", h("div.card-body.form", note, task.payload ? readOnly(schema, task.payload) : null)), side));
+    main.replaceChildren(head, h(layout, h("div.card", h("div.card-body.form", note, task.payload ? readOnly(schema, task.payload) : null)), side));
     return;
   }
 
@@ -174,5 +178,5 @@ export async function taskView(main, [taskId], ctx) {
       submit.textContent = "Submit";
     }
   });
-  main.replaceChildren(head, h("div.task-layout", element, side));
+  main.replaceChildren(head, h(layout, element, side));
 }
