@@ -47,6 +47,7 @@ from activities.goals import records as goal_records
 from activities.goals import store as goal_store
 from activities.hris.base import Hris, Person
 from activities.notify.base import Notifier, OutgoingNotification, StoreFirstNotifier
+from activities.results import carry_over
 from activities.results.actuals import record_kpi_actuals
 from activities.results.talent import record_talent_decisions, talent_decisions_prefill
 from activities.types import (
@@ -1776,6 +1777,18 @@ def _goal_draft_prefill(session: Session, cycle_id: str, employee_id: str) -> di
         prefill["goals"] = goals
     if ideas:
         prefill["suggested_goals"] = ideas
+    # `carry_over.open_goals: carry`: last cycle's unfinished goals, after its action items.
+    titles = {goal["title"] for goal in goals}
+    carried = [
+        (goal, source)
+        for goal, source in zip(
+            *carry_over.carried_open_goals(session, cycle_id, employee_id), strict=True
+        )
+        if goal["title"] not in titles
+    ]
+    if carried:
+        prefill["goals"] = [*prefill.get("goals", []), *(goal for goal, _ in carried)]
+        prefill["carried_goals"] = [source for _, source in carried]
     targets = goal_records.target_suggestions(session, cycle_id, employee_id)
     if targets:
         prefill["suggested_targets"] = targets

@@ -17,6 +17,7 @@ from api.schemas.common import PublicModel
 
 EntryKind = Literal[
     "goal",
+    "goal_change",
     "checkin",
     "review",
     "rating",
@@ -24,9 +25,12 @@ EntryKind = Literal[
     "minutes",
     "acknowledgment",
     "result",
+    "talent",
     "event",
 ]
-"""`event`: a timeline event no record stands for (a goal approval, a significant event)."""
+"""`goal_change`: one entry of a goal's change log (applied, pending or rejected);
+`talent`: a talent decision HR recorded (develop, promote, retain, key position);
+`event`: a timeline event no record stands for (a goal approval, a significant event)."""
 
 
 class PerformanceFileEntry(PublicModel):
@@ -60,3 +64,22 @@ class PerformanceFilePage(PublicModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null on the last page."
     )
+
+
+ExportFormat = Literal["json", "html"]
+
+
+class PerformanceFileCycle(PublicModel):
+    cycle_id: str | None = Field(description="Null for entries of no cycle.")
+    items: list[PerformanceFileEntry] = Field(description="Oldest first.")
+
+
+class PerformanceFileExport(PublicModel):
+    """The whole file at once, by cycle (the cycle of the oldest entry first), each cycle's
+    entries oldest first; the same entries, redactions and audit as the paged route."""
+
+    employee_id: str
+    employee_name: str
+    generated_at: datetime
+    exported_by: str = Field(description="The caller's employee id.")
+    cycles: list[PerformanceFileCycle]

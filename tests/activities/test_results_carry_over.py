@@ -140,3 +140,141 @@ async def test_a_definition_can_keep_actuals_out_of_the_history(
     await records.close_cycle(CloseCycleInput(cycle_id=FIRST, status="completed"))
 
     assert fresh(session).scalars(select(KpiActual)).all() == []
+
+
+# --- open goals (`carry_over.open_goals`) ------------------------------------------------------
+
+
+async def first_cycle_ends_with_open_goals(
+    records: RecordActivities,
+    pinned: PinnedDefinition,
+    sessions: sessionmaker[Session],
+    session: Session,
+    definition_ref: str,
+) -> None:
+    """ar-2026 under `definition_ref` ends with E101's OKR in progress (40 %, a key
+    result half reached), the KPI missed and the development goal achieved."""
+    with sessions() as writing, writing.begin():
+        for name in ("annual-review", "probation-review"):
+            publish(writing, load_file(STOCK / name / "v1.yaml"))
+    await first_cycle(records, pinned, session)
+    await records.record_cycle(cycle_input(FIRST, definition_ref=definition_ref))
+    with sessions() as writing, writing.begin():
+        for goal in writing.scalars(select(Goal).where(Goal.owner_id == "E101")):
+            if goal.type == "okr":
+                goal.status, goal.progress = "in_progress", 0.4
+                goal.target = {
+                    **goal.target,
+                    "key_results": [{**goal.target["key_results"][0], "current": 25}],
+                }
+            elif goal.type == "kpi":
+                goal.status = "missed"
+            else:
+                goal.status, goal.progress = "achieved", 1.0
+    await records.close_cycle(CloseCycleInput(cycle_id=FIRST, status="completed"))
+    await launched(records, pinned, CYCLE)
+
+
+async def goal_draft_prefill(records: RecordActivities, employee_id: str) -> dict[str, Any]:
+    return await records.build_prefill(
+        BuildPrefillInput(
+            cycle_id=CYCLE, employee_id=employee_id, phase_id="goals", kind="goal_draft"
+        )
+    )
+
+
+async def test_open_goals_carry_offers_the_goals_not_achieved_as_drafts(
+    records: RecordActivities,
+    pinned: PinnedDefinition,
+    sessions: sessionmaker[Session],
+    session: Session,
+    employees: None,
+) -> None:
+    """probation-review@1 says `open_goals: carry`."""
+    await first_cycle_ends_with_open_goals(records, pinned, sessions, session, "probation-review@1")
+    ids = {
+        g.type: g.id
+        for g in fresh(session).scalars(
+            select(Goal).where(Goal.cycle_id == FIRST, Goal.owner_id == "E101")
+        )
+    }
+
+    prefill = await goal_draft_prefill(records, "E101")
+
+    # After the action item's development goal: the OKR (in progress at 40 %, which lapsed
+    # to missed when its period ended) and the missed KPI, measures kept, progress not;
+    # the achieved development goal stays behind.
+    assert prefill["goals"][0]["title"] == "Give a tech talk on the billing rewrite"
+    carried = [g for g in prefill["goals"][1:] if g["description"].startswith("Carried")]
+    assert carried == [
+        {
+            "title": "Ship the billing rewrite",
+            "type": "okr",
+            "description": f"Carried over from {FIRST} (missed, 40% done).",
+            "key_results": [
+                {"title": "Cut invoice errors by half", "committed": True, "target": 50}
+            ],
+        },
+        {
+            "title": "Keep p95 latency low",
+            "type": "kpi",
+            "description": f"Carried over from {FIRST} (missed, 0% done).",
+            "metric": "p95 latency",
+            "unit": "ms",
+            "direction": "lower",
+            "target": 300,
+        },
+    ]
+    assert prefill["carried_goals"] == [
+        {
+            "cycle_id": FIRST,
+            "goal_id": ids["okr"],
+            "title": "Ship the billing rewrite",
+            "status": "missed",
+            "progress": 0.4,
+        },
+        {
+            "cycle_id": FIRST,
+            "goal_id": ids["kpi"],
+            "title": "Keep p95 latency low",
+            "status": "missed",
+            "progress": 0.0,
+        },
+    ]
+    # E102's goals were approved and never moved: all three lapsed open, all carried.
+    other = await goal_draft_prefill(records, "E102")
+    assert [s["title"] for s in other["carried_goals"]] == [g["title"] for g in GOALS]
+
+
+async def test_open_goals_drop_offers_none(
+    records: RecordActivities,
+    pinned: PinnedDefinition,
+    sessions: sessionmaker[Session],
+    session: Session,
+    employees: None,
+) -> None:
+    """annual-review@1 says `open_goals: drop` (the default)."""
+    await first_cycle_ends_with_open_goals(records, pinned, sessions, session, "annual-review@1")
+
+    prefill = await goal_draft_prefill(records, "E101")
+
+    assert "carried_goals" not in prefill
+    assert not any(g["description"].startswith("Carried") for g in prefill["goals"])
+    assert "carried_goals" not in await goal_draft_prefill(records, "E102")
+
+
+async def test_a_cancelled_cycle_carries_no_open_goals(
+    records: RecordActivities,
+    pinned: PinnedDefinition,
+    sessions: sessionmaker[Session],
+    session: Session,
+    employees: None,
+) -> None:
+    with sessions() as writing, writing.begin():
+        publish(writing, load_file(STOCK / "probation-review" / "v1.yaml"))
+    await first_cycle(records, pinned, session)
+    await records.record_cycle(cycle_input(FIRST, definition_ref="probation-review@1"))
+    await records.close_cycle(CloseCycleInput(cycle_id=FIRST, status="cancelled"))
+    await launched(records, pinned, CYCLE)
+
+    assert "carried_goals" not in await goal_draft_prefill(records, "E101")

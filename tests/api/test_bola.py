@@ -225,6 +225,13 @@ MATRIX: dict[str, list[Target]] = {
             expect(404, self=OK, manager=OK, skip_level=OK, hrbp=OK, hr_admin=OK),
         ),
     ],
+    "GET /v1/employees/{employee_id}/performance-file/export": [
+        Target(
+            "the subject's whole performance file, exported",
+            {"employee_id": SUBJECT},
+            expect(404, self=OK, manager=OK, skip_level=OK, hrbp=OK, hr_admin=OK),
+        ),
+    ],
     "GET /v1/dashboards/teams/{manager_id}": [
         Target(
             "the subject's manager's team dashboard (E003 manages the subject)",
@@ -362,6 +369,10 @@ async def test_a_hidden_object_and_a_missing_one_answer_alike(
         (
             f"/v1/employees/{SUBJECT}/performance-file",
             "/v1/employees/E999/performance-file",
+        ),
+        (
+            f"/v1/employees/{SUBJECT}/performance-file/export?format=html",
+            "/v1/employees/E999/performance-file/export?format=html",
         ),
     ]:
         seen = (await client.get(hidden, headers=peer)).json()["error"]

@@ -1,10 +1,12 @@
 """`GET /v1/employees/{id}/performance-file`: a person's records across cycles, newest
-first; who may read it, anonymous reviews, pay, paging and the audit trail."""
+first; who may read it, anonymous reviews, pay, paging and the audit trail; and its
+export, the whole file by cycle as JSON or a printable HTML page."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from html import escape
 from typing import Any
 
 import pytest
@@ -19,12 +21,15 @@ from store.models import (
     AuditEvent,
     CalibrationChange,
     CheckIn,
+    Employee,
     Goal,
+    GoalChange,
     InterviewMinutes,
     PerformanceEvent,
     Rating,
     ResultProposal,
     Review,
+    TalentDecision,
 )
 from tests.api.conftest import CYCLE_ID, T0, Token, add_cycle, make_task
 from tests.api.org import BY_NAME, SUBJECT, add_org
@@ -101,6 +106,7 @@ def result(cycle: str, at: int) -> ResultProposal:
 
 EXPECTED = [
     # (kind, cycle, day): newest first; ties broken by kind, then key, both descending.
+    ("talent", NEW, 91),
     ("result", NEW, 90),
     ("acknowledgment", NEW, 81),
     ("minutes", NEW, 80),
@@ -110,6 +116,7 @@ EXPECTED = [
     ("review", NEW, 62),  # peer
     ("review", NEW, 61),  # manager
     ("review", NEW, 60),  # self
+    ("goal_change", NEW, 40),  # g-new-1's target raised, waiting for the manager
     ("event", NEW, 30),  # an achievement, the same instant as the check-in
     ("checkin", NEW, 30),
     ("event", NEW, 3),  # goals approved
@@ -249,6 +256,38 @@ def world(seeded: str) -> str:
                 ),
                 result(OLD, -30),
                 result(NEW, 90),
+                TalentDecision(
+                    cycle_id=NEW,
+                    employee_id=SUBJECT,
+                    group="Engineering",
+                    decision="promote",
+                    note="ready for staff",
+                    decided_by="E002",
+                    task_id=f"{NEW}/@Engineering/results/results_approval",
+                    at=day(91),
+                ),
+                GoalChange(
+                    change_key="g-new-1-raise",
+                    goal_id="g-new-1",
+                    cycle_id=NEW,
+                    owner_id=SUBJECT,
+                    changed_by=SUBJECT,
+                    action="changed",
+                    changes={"weight": [50, 60]},
+                    reason="more scope",
+                    status="pending",
+                    at=day(40),
+                ),
+                GoalChange(
+                    change_key="g-peer-raise",
+                    goal_id="g-peer",
+                    cycle_id=NEW,
+                    owner_id=PEER,
+                    changed_by=PEER,
+                    action="changed",
+                    changes={"weight": [50, 60]},
+                    at=day(41),
+                ),
                 event(
                     "goal-review",
                     "goal_review",
@@ -335,6 +374,12 @@ async def test_one_list_newest_first_across_cycles(
     assert approved["data"] == {"event": "goal_review", "decision": "approve"}
     events = [item["data"]["event"] for item in items if item["kind"] == "event"]
     assert events == ["achievement", "goal_review"], "a record's own event is not repeated"
+    (change,) = [item for item in items if item["kind"] == "goal_change"]
+    assert change["summary"] == "Goal changed (pending)"
+    assert change["author_id"] == SUBJECT
+    assert change["data"]["goal_id"] == "g-new-1"
+    assert change["data"]["changes"] == {"weight": [50, 60]}
+    assert change["data"]["reason"] == "more scope"
 
 
 async def test_filters_by_cycle_and_kind(client: AsyncClient, world: str, auth: Token) -> None:
@@ -552,11 +597,16 @@ async def test_results_only_for_self_hrbp_and_hr_admins(
         assert [r["data"]["merit_amount"] for r in results] == ["2800.00", "2800.00"]
         assert results[0]["data"]["bonus"] == "1000.00"
         assert len(asked["items"]) == 2
+        talent = [i for i in everything["items"] if i["kind"] == "talent"]
+        assert [t["data"]["decision"] for t in talent] == ["promote"]
     else:
-        assert shape(everything["items"]) == [e for e in EXPECTED if e[0] != "result"]
+        assert shape(everything["items"]) == [
+            e for e in EXPECTED if e[0] not in ("result", "talent")
+        ]
         assert asked["items"] == [], "asking for results by name does not help"
         assert "2800" not in str(everything)
         assert "merit" not in str(everything)
+        assert "promote" not in str(everything), "talent decisions go with the pay results"
 
 
 # --- the audit trail ---------------------------------------------------------------------------
@@ -657,3 +707,131 @@ async def test_an_interview_answer_or_its_absence_is_in_the_file(
         "event": "acknowledgment_closed",
         "reason": "not acknowledged in time",
     }
+
+
+# --- the export ----------------------------------------------------------------------------
+
+EXPORT = f"{URL}/export"
+
+
+async def export(client: AsyncClient, headers: dict[str, str], fmt: str) -> Any:
+    response = await client.get(f"{EXPORT}?format={fmt}", headers=headers)
+    assert response.status_code == 200, response.text
+    return response
+
+
+async def test_the_json_export_is_the_whole_file_by_cycle_oldest_first(
+    client: AsyncClient, world: str, auth: Token
+) -> None:
+    paged = await read(client, headers(auth, "hr-admin"))
+    response = await export(client, headers(auth, "hr-admin"), "json")
+
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="performance-file-{SUBJECT}.json"'
+    )
+    body = response.json()
+    assert (body["employee_id"], body["exported_by"]) == (SUBJECT, BY_NAME["hr-admin"].employee_id)
+    assert body["employee_name"]
+    assert datetime.fromisoformat(body["generated_at"]).tzinfo is not None
+    assert [c["cycle_id"] for c in body["cycles"]] == [OLD, NEW]
+    for cycle in body["cycles"]:
+        ats = [item["at"] for item in cycle["items"]]
+        assert ats == sorted(ats), "each cycle oldest first"
+        assert {item["cycle_id"] for item in cycle["items"]} == {cycle["cycle_id"]}
+    exported = [item for cycle in body["cycles"] for item in cycle["items"]]
+    assert sorted(exported, key=lambda i: i["id"]) == sorted(
+        paged["items"], key=lambda i: i["id"]
+    ), "the same entries, shown the same way, as the pages"
+
+
+async def test_the_export_walks_past_one_batch(
+    client: AsyncClient, world: str, auth: Token, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.services import performance_files
+
+    monkeypatch.setattr(performance_files, "EXPORT_BATCH", 3)
+    body = (await export(client, headers(auth, "self"), "json")).json()
+
+    assert len([i for c in body["cycles"] for i in c["items"]]) == len(EXPECTED)
+
+
+@pytest.mark.parametrize("fmt", ["json", "html"])
+async def test_the_export_keeps_the_files_redactions(
+    client: AsyncClient, world: str, auth: Token, fmt: str
+) -> None:
+    response = await export(client, headers(auth, "manager"), fmt)
+
+    for reviewer in (PEER, UPWARD):
+        assert reviewer not in response.text, f"{reviewer} appears in the export"
+    assert "peer strengths" not in response.text
+    assert "2800" not in response.text, "no pay for managers"
+    assert "ready for staff" not in response.text, "no talent decisions for managers"
+    assert "fewer than the 3" in response.text, "anonymous answers under the threshold"
+
+
+async def test_the_html_export_is_a_self_contained_printable_page(
+    client: AsyncClient, world: str, auth: Token
+) -> None:
+    with session_scope(world) as session:
+        row = session.get(Goal, "g-new-2")
+        assert row is not None
+        row.title = '<script>alert("x")</script> & <b>grow</b>'
+    response = await export(client, headers(auth, "self"), "html")
+    page = response.text
+
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["content-disposition"].startswith("inline;")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert page.startswith("<!doctype html>")
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;grow&lt;/b&gt;" in page
+    assert "<script" not in page.lower()
+    assert "<b>" not in page
+    for external in ("src=", "href=", "@import", "url("):
+        assert external not in page, f"{external} would fetch something"
+    assert "@media print" in page
+    with session_scope(world) as session:
+        person = session.get(Employee, SUBJECT)
+        assert person is not None
+        name = person.name
+    assert f"<h1>Performance file of {escape(name)} ({SUBJECT})</h1>" in page
+    assert f"for {SUBJECT}." in page, "who exported it"
+    # Grouped by cycle in the order they began, each cycle oldest first.
+    assert page.index(f"Cycle {OLD}") < page.index(f"Cycle {NEW}")
+    new_part = page[page.index(f"Cycle {NEW}") :]
+    assert (
+        new_part.index("Goal g-new-1")
+        < new_part.index("Check-in")
+        < new_part.index("Performance conversation recorded")
+    )
+
+
+async def test_the_export_is_audited_and_refused_like_the_file(
+    client: AsyncClient, world: str, auth: Token
+) -> None:
+    refused = await client.get(f"{EXPORT}?format=html", headers=headers(auth, "peer"))
+    missing = await client.get(
+        "/v1/employees/E999/performance-file/export", headers=headers(auth, "hr-admin")
+    )
+    assert refused.status_code == missing.status_code == 404
+    assert refused.json()["error"]["type"] == missing.json()["error"]["type"]
+    assert audit_rows(world) == []
+
+    await export(client, headers(auth, "hrbp"), "html")
+
+    assert [row.action for row in audit_rows(world)] == [
+        "performance-file.export",
+        "minutes.read",
+        "pay.read",
+        "rating.read",
+        "review.read",
+    ]
+    assert {row.subject_id for row in audit_rows(world)} == {SUBJECT}
+
+
+async def test_an_unknown_export_format_is_refused(
+    client: AsyncClient, world: str, auth: Token
+) -> None:
+    response = await client.get(f"{EXPORT}?format=pdf", headers=headers(auth, "self"))
+
+    assert response.status_code == 422

@@ -33,6 +33,21 @@ async def goals_page(b: Browsing) -> None:
     ).to_be_visible()
     await b.shot("manager-goals-of-report")
 
+    # The report's whole performance file: a printable page in a new tab, or a download.
+    async with page.expect_popup() as opened:
+        await page.get_by_role("button", name="Performance file (print)").click()
+    printable = await opened.value
+    await expect(printable.locator("h1")).to_contain_text("Performance file of ")
+    await expect(printable.locator("h1")).to_contain_text(f"({EMPLOYEE})")
+    await expect(printable.locator("section.cycle").first).to_contain_text(
+        "Cut onboarding time for new customers"
+    )
+    await printable.close()
+    async with page.expect_download() as downloading:
+        await page.get_by_role("button", name="Download (JSON)").click()
+    download = await downloading.value
+    assert download.suggested_filename == f"performance-file-{EMPLOYEE}.json"
+
 
 async def coverage_card(b: Browsing) -> None:
     """HR's cycle page shows how many goals are aligned, and who has none."""

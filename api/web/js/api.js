@@ -68,6 +68,24 @@ export async function request(method, path, body, extraHeaders = {}) {
   return data;
 }
 
+/** A file the API answers (an export): fetched with the token, handed over as a Blob,
+ * since a plain link would not carry the bearer token. */
+export async function fetchFile(path) {
+  const headers = {};
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  const response = await fetch(path, { headers });
+  if (!response.ok) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+    throw new ApiError(response.status, body);
+  }
+  return response.blob();
+}
+
 export const api = {
   get: (path) => request("GET", path),
   post: (path, body, headers) => request("POST", path, body, headers),

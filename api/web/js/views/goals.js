@@ -1,11 +1,13 @@
 // Goals: a person's goals with what each aligns to, and the cycle's objectives tree with
 // progress rolled up from the goals aligned below (GET /v1/employees/{id}/goals and
 // GET /v1/cycles/{id}/objectives). The tree shows the goals you may read; the others
-// still count in the roll-up, and the page says how many.
-import { api, session } from "../api.js";
+// still count in the roll-up, and the page says how many. The head links to the
+// person's whole performance file (GET /v1/employees/{id}/performance-file/export):
+// a printable page in a new tab, or a JSON download.
+import { api, fetchFile, session } from "../api.js";
 import { shell } from "../app.js";
 import { directory } from "../directory.js";
-import { empty, h, humanize, skeletonRows } from "../ui.js";
+import { empty, h, humanize, skeletonRows, toast } from "../ui.js";
 
 const GOAL_TYPES = { okr: "OKR", kpi: "KPI", development: "Development" };
 const STATUS_KIND = {
@@ -60,6 +62,34 @@ function treeNode(node, depth = 0) {
   );
 }
 
+/** The performance file's export: the printable page in a new tab, or the JSON file. */
+async function openPerformanceFile(employeeId, format) {
+  const path = `/v1/employees/${encodeURIComponent(employeeId)}/performance-file/export?format=${format}`;
+  // Opened before the request, while the click still counts as the user's (pop-up rules).
+  const tab = format === "html" ? window.open("", "_blank") : null;
+  try {
+    const url = URL.createObjectURL(await fetchFile(path));
+    if (tab) {
+      tab.location.href = url;
+    } else {
+      const link = h("a", { href: url, download: `performance-file-${employeeId}.json` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+    }
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (error) {
+    if (tab) tab.close();
+    toast(error.message, "bad");
+  }
+}
+
+function performanceFileLinks(employeeId) {
+  return h("div#performance-file", { style: "display:flex;gap:8px" },
+    h("button.btn", { type: "button", onclick: () => openPerformanceFile(employeeId, "html") }, "Performance file (print)"),
+    h("button.btn.ghost", { type: "button", onclick: () => openPerformanceFile(employeeId, "json") }, "Download (JSON)"));
+}
+
 export async function goalsView(main, [employeeId], ctx) {
   const me = session.person.employee_id;
   const who = employeeId || me;
@@ -68,7 +98,7 @@ export async function goalsView(main, [employeeId], ctx) {
   main.append(body);
   const list = await api.get(`/v1/employees/${encodeURIComponent(who)}/goals`);
   if (!ctx.isCurrent()) return;
-  const head = h("div.page-head", h("div", h("h1", who === me ? "My goals" : `Goals of ${directory.name(who)}`), h("p", "What each goal aligns to, its status and progress.")));
+  const head = h("div.page-head", h("div", h("h1", who === me ? "My goals" : `Goals of ${directory.name(who)}`), h("p", "What each goal aligns to, its status and progress.")), performanceFileLinks(who));
   if (!list.items.length) {
     body.replaceChildren(head, h("div.card", empty("target", "No goals yet", "Your goals appear here once you draft them in a goal-setting task.")));
     return;

@@ -30,7 +30,7 @@ function listOf(items, describe) {
 function contextCards(context) {
   const cards = [];
   const card = (title, content) => cards.push(h("div.card.context", h("div.card-body", h("h3", title), content)));
-  const { objectives, suggested_goals: suggested, suggested_targets: targets, strategy_change: change, strategy_changes: changes, goals, ratings, proposals, distribution, org_objectives: orgObjectives, group, ...rest } = context;
+  const { objectives, suggested_goals: suggested, suggested_targets: targets, strategy_change: change, strategy_changes: changes, goals, ratings, proposals, distribution, org_objectives: orgObjectives, group, carried_goals: carried, ...rest } = context;
   const strategy = change ? [change] : Array.isArray(changes) ? changes : [];
   if (strategy.length) {
     card("What changed", listOf(strategy, (c) => [h("strong", c.objective_title || c.objective_id), ` ${c.change === "dropped" ? "was dropped" : "changed"}`, c.reason ? h("div.small", c.reason) : null]));
@@ -48,6 +48,9 @@ function contextCards(context) {
   }
   if (Array.isArray(orgObjectives) && orgObjectives.length) card("Company objectives", listOf(orgObjectives, (o) => o.title || o.id));
   if (Array.isArray(suggested) && suggested.length) card("Ideas from your last conversation", listOf(suggested, (idea) => idea));
+  if (Array.isArray(carried) && carried.length) {
+    card("Not finished last cycle", listOf(carried, (g) => [h("strong", g.title), h("div.muted.small", `${g.cycle_id} · ${humanize(g.status)} · ${Math.round(100 * (g.progress || 0))}% done`)]));
+  }
   if (Array.isArray(goals) && goals.length) {
     card(
       "Goals to review",
