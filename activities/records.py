@@ -1730,13 +1730,24 @@ def _objectives(session: Session, cycle_id: str, group: str | None) -> list[dict
 
 
 def _carried_development_goals(
-    session: Session, cycle_id: str, employee_id: str
+    session: Session, previous: Cycle | None, employee_id: str
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Development goals from the action items the employee owned in their last interview
-    of another cycle, and the goal ideas agreed there."""
+    """Development goals from the action items the employee owned in their interview of
+    their previous cycle (`carry_over.previous_cycle`: the latest completed one), and the
+    goal ideas agreed there; none when that cycle's definition turns the carry-over off
+    (`action_items.become_development_goals`, `carry_over.action_items_to_development_goals`).
+    """
+    if (
+        previous is None
+        or not carry_over.carry_policy(session, previous.definition_ref).action_items
+    ):
+        return [], []
     minutes = session.scalar(
         select(InterviewMinutes)
-        .where(InterviewMinutes.employee_id == employee_id, InterviewMinutes.cycle_id != cycle_id)
+        .where(
+            InterviewMinutes.employee_id == employee_id,
+            InterviewMinutes.cycle_id == previous.cycle_id,
+        )
         .order_by(InterviewMinutes.at.desc(), InterviewMinutes.id.desc())
         .limit(1)
     )
@@ -1756,7 +1767,8 @@ def _carried_development_goals(
 
 
 def _goal_draft_prefill(session: Session, cycle_id: str, employee_id: str) -> dict[str, Any]:
-    goals, ideas = _carried_development_goals(session, cycle_id, employee_id)
+    previous = carry_over.previous_cycle(session, cycle_id, employee_id)
+    goals, ideas = _carried_development_goals(session, previous, employee_id)
     snapshot = session.execute(
         select(CycleParticipant.group, CycleParticipant.manager_id).where(
             CycleParticipant.cycle_id == cycle_id, CycleParticipant.employee_id == employee_id
@@ -1782,7 +1794,7 @@ def _goal_draft_prefill(session: Session, cycle_id: str, employee_id: str) -> di
     carried = [
         (goal, source)
         for goal, source in zip(
-            *carry_over.carried_open_goals(session, cycle_id, employee_id), strict=True
+            *carry_over.carried_open_goals(session, previous, employee_id), strict=True
         )
         if goal["title"] not in titles
     ]
@@ -1928,7 +1940,9 @@ def _interview_prefill(
                 )
                 .order_by(Goal.position)
             ).all()
-            carried, _ = _carried_development_goals(session, cycle_id, employee_id)
+            carried, _ = _carried_development_goals(
+                session, carry_over.previous_cycle(session, cycle_id, employee_id), employee_id
+            )
             agenda[item] = [
                 {"title": goal.title, "progress": goal.progress, "source": "this_cycle"}
                 for goal in current

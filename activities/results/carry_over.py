@@ -21,12 +21,14 @@ form's context.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from definitions.models import ResultsPhase
+from definitions.models import InterviewPhase, ResultsPhase
 from store.models import Cycle, CycleParticipant, Goal
 
 CARRIED_STATUSES = ("approved", "in_progress", "missed")
@@ -37,21 +39,59 @@ KEY_RESULT_FIELDS = ("title", "committed", "target", "unit")
 """What the goal-draft form takes of a key result (not its `current` or `progress`)."""
 
 
-def open_goals_policy(session: Session, definition_ref: str) -> str:
-    """The definition's `carry_over.open_goals` (`drop` without a results phase, or when
-    the store does not have the version)."""
+@dataclass(frozen=True)
+class CarryPolicy:
+    """What a finished cycle's definition hands to the next cycle of its population."""
+
+    open_goals: str = "drop"
+    """`carry_over.open_goals` of its results phase (`drop` without one)."""
+    action_items: bool = True
+    """Whether the action items of its interview become development goals: its interview
+    phase's `action_items.become_development_goals` and its results phase's
+    `carry_over.action_items_to_development_goals` (true when it has no results phase).
+    Both default to true in the language, and so does a version the store lacks."""
+
+
+_policies: dict[tuple[str, str], CarryPolicy] = {}
+"""Parsed policies by (ref, sha256): a version never changes, so each is parsed once per
+process, not once per person (a second cycle of ten thousand would parse it as often)."""
+
+
+def _policy_of(ref: str, sha256: str, canonical: Mapping[str, Any]) -> CarryPolicy:
+    known = _policies.get((ref, sha256))
+    if known is not None:
+        return known
     from definitions.pinned import PinnedDefinition
+
+    definition = PinnedDefinition.from_canonical(ref, sha256, canonical).definition
+    interviews = [p for p in definition.phases if isinstance(p, InterviewPhase)]
+    results = [p for p in definition.phases if isinstance(p, ResultsPhase)]
+    items = any(p.action_items.become_development_goals for p in interviews) and all(
+        p.carry_over.action_items_to_development_goals for p in results
+    )
+    policy = CarryPolicy(
+        open_goals=results[0].carry_over.open_goals if results else "drop", action_items=items
+    )
+    _policies[(ref, sha256)] = policy
+    return policy
+
+
+def carry_policy(session: Session, definition_ref: str) -> CarryPolicy:
+    """The carry-over rules of a definition version (nothing carried when the store does
+    not have the version)."""
     from definitions.registry import RegistryError, get_version
 
     try:
         row = get_version(session, definition_ref)
     except RegistryError:
-        return "drop"
-    pinned = PinnedDefinition.from_canonical(row.ref, row.sha256, row.canonical)
-    for phase in pinned.definition.phases:
-        if isinstance(phase, ResultsPhase):
-            return phase.carry_over.open_goals
-    return "drop"
+        return CarryPolicy()
+    return _policy_of(row.ref, row.sha256, row.canonical)
+
+
+def open_goals_policy(session: Session, definition_ref: str) -> str:
+    """The definition's `carry_over.open_goals` (`drop` without a results phase, or when
+    the store does not have the version)."""
+    return carry_policy(session, definition_ref).open_goals
 
 
 def previous_cycle(session: Session, cycle_id: str, employee_id: str) -> Cycle | None:
@@ -91,12 +131,11 @@ def _measures(target: dict[str, Any]) -> dict[str, Any]:
 
 
 def carried_open_goals(
-    session: Session, cycle_id: str, employee_id: str
+    session: Session, previous: Cycle | None, employee_id: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Draft goals for `cycle_id`'s goal-draft form from the person's open goals of
-    their previous cycle, and where each came from; empty unless that cycle's
+    """Draft goals for a goal-draft form from the person's open goals of their previous
+    cycle (`previous_cycle`), and where each came from; empty unless that cycle's
     definition says `open_goals: carry`."""
-    previous = previous_cycle(session, cycle_id, employee_id)
     if previous is None or open_goals_policy(session, previous.definition_ref) != "carry":
         return [], []
     rows = session.scalars(

@@ -19,6 +19,7 @@ from activities.notify.inapp import InAppNotifier
 from activities.records import RecordActivities, task_seq
 from activities.types import (
     BuildPrefillInput,
+    CloseCycleInput,
     OpenTaskInput,
     RecordPhaseInput,
     RecordSubmissionInput,
@@ -486,6 +487,8 @@ async def test_goal_draft_prefill_offers_objectives_and_carried_over_development
                           {"title": "Budget a course", "owner": "manager"}],
          "agreed_next_goals": ["Lead payments"]},
     )  # fmt: skip
+    # Only a finished cycle hands its action items on.
+    await records.close_cycle(CloseCycleInput(cycle_id="ar-2026", status="completed"))
     await launched(records, pinned)
     department = await opened(
         records,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,7 +15,7 @@ from activities.goals.store import kpi_history
 from activities.records import RecordActivities
 from activities.results.actuals import past_actuals
 from activities.types import BuildPrefillInput, CloseCycleInput
-from definitions.loader import load_file
+from definitions.loader import load_file, load_text
 from definitions.pinned import PinnedDefinition
 from definitions.registry import publish
 from store.models import Goal, KpiActual
@@ -278,3 +279,46 @@ async def test_a_cancelled_cycle_carries_no_open_goals(
     await launched(records, pinned, CYCLE)
 
     assert "carried_goals" not in await goal_draft_prefill(records, "E101")
+
+
+# --- action items (`action_items.become_development_goals`) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("switch", "carried"),
+    [
+        ("    action_items:\n      become_development_goals: true", True),
+        ("    action_items:\n      become_development_goals: false", False),
+        ("      action_items_to_development_goals: true", True),
+        ("      action_items_to_development_goals: false", False),
+    ],
+)
+async def test_the_finished_cycles_definition_decides_whether_action_items_carry(
+    records: RecordActivities,
+    pinned: PinnedDefinition,
+    sessions: sessionmaker[Session],
+    session: Session,
+    employees: None,
+    switch: str,
+    carried: bool,
+) -> None:
+    """The interview's `action_items.become_development_goals` and the results phase's
+    `carry_over.action_items_to_development_goals` of the cycle that ended, both true in
+    annual-review@1: either one false and the action items stay where they were."""
+    path = STOCK / "annual-review" / "v1.yaml"
+    text = path.read_text()
+    default = switch.replace("false", "true")
+    assert default in text
+    with sessions() as writing, writing.begin():
+        publish(writing, load_text(text.replace(default, switch), path=path))
+    await first_cycle(records, pinned, session)
+    await records.close_cycle(CloseCycleInput(cycle_id=FIRST, status="completed"))
+    await launched(records, pinned, CYCLE)
+
+    prefill = await records.build_prefill(
+        BuildPrefillInput(cycle_id=CYCLE, employee_id="E101", phase_id="goals", kind="goal_draft")
+    )
+
+    development = [g["title"] for g in prefill.get("goals", []) if g["type"] == "development"]
+    assert development == (["Give a tech talk on the billing rewrite"] if carried else [])
+    assert ("suggested_goals" in prefill) is carried
