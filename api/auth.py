@@ -93,7 +93,13 @@ class Principal:
 
 
 class Authenticator(Protocol):
-    """Turns a bearer token into a `Principal`, or raises `AuthError`."""
+    """Turns a bearer token into a `Principal`, or raises `AuthError`.
+
+    An authenticator that may wait on the network (OIDC fetching its JWKS) says so with a
+    true `blocking` attribute and is called from a worker thread; one that only computes
+    (a dev token's HMAC) sets it false and is called on the event loop. Without the
+    attribute it is taken to block.
+    """
 
     def authenticate(self, token: str) -> Principal: ...
 
@@ -275,6 +281,8 @@ def principal_from_claims(
 class DevAuthenticator:
     """Verifies tokens made by `perfloop token` (development only)."""
 
+    blocking = False
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._key: bytes | None = None
@@ -307,6 +315,8 @@ class DevAuthenticator:
 class ProductionAuthenticator:
     """Production without an identity provider: nobody gets in, and dev tokens are named
     as such so that whoever tries one knows why."""
+
+    blocking = False
 
     def authenticate(self, token: str) -> Principal:
         try:

@@ -12,7 +12,7 @@ Authorisation is `api.permissions.permit("...")`, which every `/v1` route must d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -26,8 +26,12 @@ from api.errors import Unauthenticated
 from api.state import AppState
 from perfloop.settings import Settings
 
+# Dependencies that only compute are `async def`: FastAPI runs a plain `def` dependency
+# in a worker thread, and a submission went through a dozen such hops, each a thread
+# switch and a turn at the GIL under load.
 
-def get_state(request: Request) -> AppState:
+
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.perfloop
     return state
 
@@ -35,17 +39,27 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    """One store session per request; services commit what they write."""
-    with state.store.sessions()() as session:
+async def get_session(state: StateDep) -> AsyncIterator[Session]:
+    """One store session per request; services commit what they write.
+
+    Opening a session touches no connection; closing one does only when a transaction is
+    still open (its rollback), and then it runs in a worker thread.
+    """
+    session = state.store.sessions()()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -63,14 +77,18 @@ bearer = HTTPBearer(
 )
 
 
-def authenticated(
+async def authenticated(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("a bearer token is required", error=None)
+    authenticator = state.authenticator
     try:
-        return state.authenticator.authenticate(credentials.credentials)
+        if getattr(authenticator, "blocking", True):
+            # OIDC may fetch its JWKS: off the event loop.
+            return await run_in_threadpool(authenticator.authenticate, credentials.credentials)
+        return authenticator.authenticate(credentials.credentials)
     except AuthError as exc:
         raise Unauthenticated(str(exc)) from None
 
@@ -81,5 +99,4 @@ CurrentUser = Annotated[Principal, Depends(authenticated)]
 async def authenticate_request(request: Request) -> Principal:
     """`authenticated` outside dependency injection: for errors raised before FastAPI runs
     a route's dependencies (an unparsable body), which must still answer 401 first."""
-    # Off the event loop, as FastAPI runs the sync dependency (OIDC may fetch its JWKS).
-    return await run_in_threadpool(authenticated, get_state(request), await bearer(request))
+    return await authenticated(await get_state(request), await bearer(request))

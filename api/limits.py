@@ -73,7 +73,7 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-def submit_rate_limit(user: CurrentUser, state: StateDep) -> None:
+async def submit_rate_limit(user: CurrentUser, state: StateDep) -> None:
     wait = state.submit_limiter.acquire(user.subject)
     if wait > 0:
         seconds = max(1, math.ceil(wait))

@@ -380,7 +380,7 @@ def permit(name: str) -> Any:
     if permission.authentication != "bearer":
         raise KeyError(f"{name!r} is authenticated by {permission.authentication}: permit_signed")
 
-    def authorise(
+    async def authorise(  # async: it only computes (see api.deps)
         request: Request,
         user: CurrentUser,
         reason: Annotated[

@@ -94,6 +94,26 @@ def insert_if_absent(
     return _rowcount(session, stmt, dict(values)) == 1
 
 
+@cache
+def _insert_ignoring_returning(
+    dialect: str, model: type[Base], conflict_columns: tuple[str, ...], column: str
+) -> Any:
+    return _insert_ignoring(dialect, model, conflict_columns).returning(model.__table__.c[column])
+
+
+def insert_if_absent_returning(
+    session: Session,
+    model: type[Base],
+    values: Mapping[str, Any],
+    conflict_columns: Sequence[str],
+    column: str,
+) -> Any | None:
+    """`insert_if_absent` that answers the inserted row's `column` (its generated id, say),
+    or None when the row was there: one round trip instead of an insert and a select."""
+    stmt = _insert_ignoring_returning(_dialect(session), model, tuple(conflict_columns), column)
+    return session.execute(stmt, dict(values)).scalar_one_or_none()
+
+
 def insert_many_if_absent(
     session: Session,
     model: type[Base],

@@ -22,7 +22,7 @@ from api.errors import Conflict, Unprocessable
 from store.base import utc_now
 from store.models import IdempotencyKey
 from store.models.idempotency import ROUTE_LENGTH
-from store.upsert import insert_if_absent
+from store.upsert import insert_if_absent_returning
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +125,11 @@ class IdempotencyKeys:
                     "claimed_at": now,
                     "expires_at": now + self.ttl,
                 }
-                if insert_if_absent(session, IdempotencyKey, values, ["user_id", "key"]):
-                    row_id = session.scalars(
-                        select(IdempotencyKey.id).where(
-                            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
-                        )
-                    ).one()
-                    return Claim(row_id, user_id, key)
+                row_id = insert_if_absent_returning(
+                    session, IdempotencyKey, values, ["user_id", "key"], "id"
+                )
+                if row_id is not None:
+                    return Claim(int(row_id), user_id, key)
                 row = session.scalars(
                     select(IdempotencyKey).where(
                         IdempotencyKey.user_id == user_id, IdempotencyKey.key == key

@@ -124,11 +124,7 @@ async def submit_task(
     """Submit the caller's task; a review, minutes, rating or pay submission is audited
     once the workflow has accepted it."""
     user = access.user
-    task = await run_in_threadpool(authorised_task, session, access, task_id)
-    # End the read before waiting on the workflow: a session in a transaction holds a
-    # pooled connection, and fifty people submitting at once would hold the whole pool
-    # for as long as their Updates take (the rest then time out waiting for one).
-    await run_in_threadpool(session.commit)
+    task = await run_in_threadpool(_read_and_end, session, access, task_id)
     handle = client.get_workflow_handle(task.workflow_id)
     request = SubmitTaskInput(task_id=task_id, submitter_id=user.subject, payload=payload)
     try:
@@ -157,6 +153,16 @@ async def submit_task(
         late=result.late,
         accepted_at=result.accepted_at,
     )
+
+
+def _read_and_end(session: Session, access: Access, task_id: str) -> Task:
+    """The caller's task, with the read transaction ended before the route waits on the
+    workflow: a session in a transaction holds a pooled connection, and fifty people
+    submitting at once would hold the whole pool for as long as their Updates take (the
+    rest then time out waiting for one)."""
+    task = authorised_task(session, access, task_id)
+    session.commit()
+    return task
 
 
 def _record_submission(session: Session, access: Access, task: Task, action: str) -> None:
