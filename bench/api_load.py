@@ -37,8 +37,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,7 +139,7 @@ class CpuMeter:
     worker keep pooled connections, so theirs live through a run).
     """
 
-    def __init__(self, pids: Mapping[str, int | None]) -> None:
+    def __init__(self, pids: Mapping[str, Sequence[int | None]]) -> None:
         self.pids = dict(pids)
         self.began: dict[str, float] = {}
 
@@ -156,7 +156,7 @@ class CpuMeter:
         return total
 
     def _now(self) -> dict[str, float]:
-        used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        used = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.pids.items()}
         used["postgres"] = self._postgres()
         return used
 
@@ -515,6 +515,13 @@ async def main() -> None:
         help="a PostgreSQL server (a fresh database is made on it) or 'sqlite'",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on each side (default 1; a worker process uses one core at "
+        "most, its Python holding one lock)",
+    )
+    parser.add_argument(
         "--engine",
         action="store_true",
         help="also time perfloop's Update sent straight to the workflows (no API), to split "
@@ -552,22 +559,35 @@ async def main() -> None:
                 os.environ[name] = env[name]
             settings = Settings(home=home, database_url=url, task_queue="bench-api")
             base_url = f"http://127.0.0.1:{api_port}"
-            with (
-                process([perfloop, "worker"], env, home / "worker.log") as worker,
-                process([perfloop, "api"], env, home / "api.log") as api,
-                process(
-                    [sys.executable, str(Path(__file__).parent / "bare_worker.py"), server.address],
-                    env,
-                    home / "bare-worker.log",
-                ) as bare_worker,
-            ):
+            with ExitStack() as processes:
+                workers = [
+                    processes.enter_context(
+                        process([perfloop, "worker"], env, home / f"worker-{index}.log")
+                    )
+                    for index in range(args.workers)
+                ]
+                api = processes.enter_context(process([perfloop, "api"], env, home / "api.log"))
+                bare_workers = [
+                    processes.enter_context(
+                        process(
+                            [
+                                sys.executable,
+                                str(Path(__file__).parent / "bare_worker.py"),
+                                server.address,
+                            ],
+                            env,
+                            home / f"bare-worker-{index}.log",
+                        )
+                    )
+                    for index in range(args.workers)
+                ]
                 meter = CpuMeter(
                     {
-                        "api": api.pid,
-                        "worker": worker.pid,
-                        "bare worker": bare_worker.pid,
-                        "temporal": server.process.pid if server.process else None,
-                        "load generator": os.getpid(),
+                        "api": [api.pid],
+                        "worker": [worker.pid for worker in workers],
+                        "bare worker": [worker.pid for worker in bare_workers],
+                        "temporal": [server.process.pid if server.process else None],
+                        "load generator": [os.getpid()],
                     }
                 )
                 client = await Client.connect(server.address, data_converter=data_converter())

@@ -35,13 +35,27 @@ class PinnedDefinition(BaseModel):
     def from_canonical(
         cls, ref: str, sha256: str, canonical: Mapping[str, Any]
     ) -> PinnedDefinition:
-        """Rebuild from the registry's stored canonical content."""
-        return cls(
+        """Rebuild from the registry's stored canonical content, once per version and
+        process: the instance is shared with the workflow inputs' (`_shared_when_decoded`).
+        Activities read a cycle's definition per person (a goal draft's prefill, an
+        interview agenda), and validating it again each time cost about a millisecond."""
+        version = (ref, sha256)
+        with _DECODED_LOCK:
+            shared = _DECODED.get(version)
+            if shared is not None:
+                _DECODED.move_to_end(version)
+                return shared
+        built = cls(
             ref=ref,
             sha256=sha256,
             definition=CycleDefinition.model_validate(canonical["definition"], strict=False),
             form_schemas={key: dict(value) for key, value in canonical["forms"].items()},
         )
+        with _DECODED_LOCK:
+            _DECODED[version] = built
+            while len(_DECODED) > DECODED_KEPT:
+                _DECODED.popitem(last=False)
+        return built
 
     def form_schema(self, form_id: str) -> dict[str, Any]:
         return self.form_schemas[form_id]
