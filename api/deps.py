@@ -27,7 +27,7 @@ from api.state import AppState
 from perfloop.settings import Settings
 
 # Dependencies that only compute are `async def`: FastAPI runs a plain `def` dependency
-# in a worker thread, and a submission went through a dozen such hops, each a thread
+# in a worker thread, and a submission went through half a dozen such hops, each a thread
 # switch and a turn at the GIL under load.
 
 

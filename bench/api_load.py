@@ -37,7 +37,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -249,6 +249,73 @@ async def think(rng: random.Random, mean: float) -> None:
         await asyncio.sleep(rng.expovariate(1 / mean))
 
 
+SKIP = object()
+"""What `take` answers when nothing is ready yet (the user tries again)."""
+
+
+async def drive(
+    timings: Timings,
+    *,
+    users: int,
+    seconds: float,
+    think_mean: float,
+    meter: CpuMeter,
+    seed: int,
+    take: Callable[[], Awaitable[Any]],
+    send: Callable[[Any], Awaitable[str | None]],
+    tasks: Tasks | None = None,
+) -> Timings:
+    """`users` simulated people for `seconds`: each pauses, takes the next item (None: no
+    more, SKIP: none yet) and sends it; `send` answers None on success or the failure's
+    name. With `tasks`, newly opened tasks are queued every second meanwhile."""
+    rng = random.Random(seed)
+    began = time.perf_counter()
+    deadline = began + seconds
+    progress = Progress(timings, began)
+
+    async def user() -> None:
+        while time.perf_counter() < deadline:
+            await think(rng, think_mean)
+            item = await take()
+            if item is None:
+                return
+            if item is SKIP:
+                continue
+            start = time.perf_counter()
+            try:
+                failure = await send(item)
+            except Exception as exc:
+                failure = type(exc).__name__
+            if failure is None:
+                timings.latencies.append(time.perf_counter() - start)
+            else:
+                timings.failures[failure] += 1
+            progress.tick()
+
+    async def refill() -> None:
+        while tasks is not None and time.perf_counter() < deadline:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(tasks.refill)
+
+    meter.start()
+    await asyncio.gather(refill(), *(user() for _ in range(users)))
+    timings.seconds = time.perf_counter() - began
+    timings.cpu = meter.stop()
+    if tasks is not None and tasks.queue.empty():
+        print("  note: the users ran out of open tasks; raise -n for a longer run")
+    return timings
+
+
+def take_from(tasks: Tasks) -> Callable[[], Awaitable[Any]]:
+    async def take() -> Any:
+        try:
+            return await asyncio.wait_for(tasks.queue.get(), 1.0)
+        except TimeoutError:
+            return SKIP
+
+    return take
+
+
 async def perfloop_side(
     base_url: str,
     settings: Settings,
@@ -259,7 +326,6 @@ async def perfloop_side(
     meter: CpuMeter,
 ) -> Timings:
     timings = Timings("perfloop API submit")
-    rng = random.Random(11)
     tokens: dict[str, str] = {}
 
     def token(employee_id: str) -> str:
@@ -273,50 +339,33 @@ async def perfloop_side(
         max_connections=users, max_keepalive_connections=users, keepalive_expiry=4.0
     )
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
-        began = time.perf_counter()
-        deadline = began + seconds
-        progress = Progress(timings, began)
 
-        async def user() -> None:
-            while time.perf_counter() < deadline:
-                await think(rng, think_mean)
-                try:
-                    item = await asyncio.wait_for(tasks.queue.get(), 1.0)
-                except TimeoutError:
-                    continue
-                start = time.perf_counter()
-                try:
-                    response = await http.post(
-                        f"/v1/tasks/{item.task_id}/submit",
-                        json={"payload": item.payload},
-                        headers={
-                            "Authorization": f"Bearer {token(item.assignee_id)}",
-                            "Idempotency-Key": uuid.uuid4().hex,
-                        },
-                    )
-                except httpx.HTTPError as exc:
-                    timings.failures[type(exc).__name__] += 1
-                    continue
-                if response.status_code == 200:
-                    timings.latencies.append(time.perf_counter() - start)
-                else:
-                    timings.failures[f"HTTP {response.status_code}"] += 1
-                    if len(timings.failures) <= 3:
-                        print(f"  {response.status_code}: {response.text[:300]}", flush=True)
-                progress.tick()
+        async def send(item: Submission) -> str | None:
+            response = await http.post(
+                f"/v1/tasks/{item.task_id}/submit",
+                json={"payload": item.payload},
+                headers={
+                    "Authorization": f"Bearer {token(item.assignee_id)}",
+                    "Idempotency-Key": uuid.uuid4().hex,
+                },
+            )
+            if response.status_code == 200:
+                return None
+            if len(timings.failures) < 3:
+                print(f"  {response.status_code}: {response.text[:300]}", flush=True)
+            return f"HTTP {response.status_code}"
 
-        async def refill() -> None:
-            while time.perf_counter() < deadline:
-                await asyncio.sleep(1.0)
-                await asyncio.to_thread(tasks.refill)
-
-        meter.start()
-        await asyncio.gather(refill(), *(user() for _ in range(users)))
-        timings.seconds = time.perf_counter() - began
-        timings.cpu = meter.stop()
-    if tasks.queue.empty():
-        print("  note: the users ran out of open tasks; raise -n for a longer run")
-    return timings
+        return await drive(
+            timings,
+            users=users,
+            seconds=seconds,
+            think_mean=think_mean,
+            meter=meter,
+            seed=11,
+            take=take_from(tasks),
+            send=send,
+            tasks=tasks,
+        )
 
 
 async def engine_side(
@@ -325,45 +374,29 @@ async def engine_side(
     """perfloop's own Update (validation, the recorded submission), sent as the API sends
     it but straight from here: the engine's share of a submission without HTTP, token,
     Idempotency-Key or audit."""
-    timings = Timings("perfloop Update, no API")
-    rng = random.Random(13)
-    began = time.perf_counter()
-    deadline = began + seconds
-    progress = Progress(timings, began)
 
-    async def user() -> None:
-        while time.perf_counter() < deadline:
-            await think(rng, think_mean)
-            try:
-                item = await asyncio.wait_for(tasks.queue.get(), 1.0)
-            except TimeoutError:
-                continue
-            start = time.perf_counter()
-            try:
-                await client.get_workflow_handle(item.workflow_id).execute_update(
-                    SUBMIT_UPDATE,
-                    SubmitTaskInput(
-                        task_id=item.task_id, submitter_id=item.assignee_id, payload=item.payload
-                    ),
-                    id=uuid.uuid4().hex,
-                    result_type=SubmitTaskResult,
-                )
-            except Exception as exc:
-                timings.failures[type(exc).__name__] += 1
-                continue
-            timings.latencies.append(time.perf_counter() - start)
-            progress.tick()
+    async def send(item: Submission) -> str | None:
+        await client.get_workflow_handle(item.workflow_id).execute_update(
+            SUBMIT_UPDATE,
+            SubmitTaskInput(
+                task_id=item.task_id, submitter_id=item.assignee_id, payload=item.payload
+            ),
+            id=uuid.uuid4().hex,
+            result_type=SubmitTaskResult,
+        )
+        return None
 
-    async def refill() -> None:
-        while time.perf_counter() < deadline:
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(tasks.refill)
-
-    meter.start()
-    await asyncio.gather(refill(), *(user() for _ in range(users)))
-    timings.seconds = time.perf_counter() - began
-    timings.cpu = meter.stop()
-    return timings
+    return await drive(
+        Timings("perfloop Update, no API"),
+        users=users,
+        seconds=seconds,
+        think_mean=think_mean,
+        meter=meter,
+        seed=13,
+        take=take_from(tasks),
+        send=send,
+        tasks=tasks,
+    )
 
 
 # --- bare Temporal --------------------------------------------------------------------
@@ -374,7 +407,6 @@ async def bare_side(
 ) -> Timings:
     """Updates to bare workflows (started beforehand), `users` at a time."""
     timings = Timings("bare Temporal Update")
-    rng = random.Random(11)
     ids = [f"bare-update/{index}" for index in range(workflows)]
     limit = asyncio.Semaphore(50)
 
@@ -408,32 +440,26 @@ async def bare_side(
                     raise
                 await asyncio.sleep(3.0)
     pending = iter(ids)
-    began = time.perf_counter()
-    deadline = began + seconds
-    progress = Progress(timings, began)
 
-    async def user() -> None:
-        while time.perf_counter() < deadline:
-            await think(rng, think_mean)
-            workflow_id = next(pending, None)
-            if workflow_id is None:
-                return
-            start = time.perf_counter()
-            try:
-                await client.get_workflow_handle(workflow_id).execute_update(
-                    BareWorkflow.submit, {"answer": "yes"}, id=uuid.uuid4().hex
-                )
-            except Exception as exc:
-                timings.failures[type(exc).__name__] += 1
-                continue
-            timings.latencies.append(time.perf_counter() - start)
-            progress.tick()
+    async def take() -> str | None:
+        return next(pending, None)
 
-    meter.start()
-    await asyncio.gather(*(user() for _ in range(users)))
-    timings.seconds = time.perf_counter() - began
-    timings.cpu = meter.stop()
-    return timings
+    async def send(workflow_id: str) -> str | None:
+        await client.get_workflow_handle(workflow_id).execute_update(
+            BareWorkflow.submit, {"answer": "yes"}, id=uuid.uuid4().hex
+        )
+        return None
+
+    return await drive(
+        timings,
+        users=users,
+        seconds=seconds,
+        think_mean=think_mean,
+        meter=meter,
+        seed=11,
+        take=take,
+        send=send,
+    )
 
 
 # --- processes ------------------------------------------------------------------------
