@@ -12,7 +12,7 @@ database on the given server, or a SQLite file), loads an organisation of N peop
    managers' goal reviews as they open) through `POST /v1/tasks/{id}/submit`, each with
    a development token and an Idempotency-Key, as a browser would; every answer is
    timed from request to response (the API answers once the workflow accepted the
-   Update and recorded it);
+   Update: it is in the history, and the store write follows);
 2. bare Temporal: as many concurrent clients send an Update to workflows that accept
    it and finish (a worker process of its own, the same SDK), timed the same way.
 

@@ -108,6 +108,7 @@ class CycleWorkflow:
         )
         self.current_phase: str | None = None
         self.book = TaskBook(self.clock, self._form_schema, local_activities=input.local_activities)
+        self.book.on_recorded = self._wake
         self.task_groups: dict[str, str] = {}
         self.task_titles: dict[str, str] = {}
         for carried in state.open_tasks:
@@ -139,7 +140,7 @@ class CycleWorkflow:
             if self._finished():
                 break
             if self._should_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(self._quiet)
                 workflow.continue_as_new(self._continue_input())
             await self._sleep()
         final: Literal["completed", "cancelled"] = "cancelled" if self.cancelled else "completed"
@@ -148,8 +149,15 @@ class CycleWorkflow:
         )
         await self.book.activity(ActivityName.RECORD_CYCLE, self._record(final))
         self.run_status = final
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(self._quiet)
         return self._status()
+
+    def _quiet(self) -> bool:
+        """No handler running and no submission waiting for its write."""
+        return workflow.all_handlers_finished() and self.book.settled()
+
+    def _wake(self) -> None:
+        self.wake += 1
 
     @property
     def cycle_id(self) -> str:

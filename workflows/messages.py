@@ -146,6 +146,8 @@ class SubmitTaskResult(Message):
     status: TaskStatus
     late: bool
     accepted_at: datetime
+    revision: int | None = None
+    """The submission's revision of the task (None from workflows before it was added)."""
 
 
 # --- HR controls ------------------------------------------------------------------------

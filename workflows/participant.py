@@ -100,7 +100,9 @@ class ParticipantWorkflow:
                 "cancelled",
                 participant_status=ctx.withdrawn.status,
             )
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and ctx.book.settled()
+        )
         return self._status()
 
     async def _run_phase(self, phase: Any, *, last: bool) -> None:

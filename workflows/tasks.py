@@ -3,12 +3,15 @@
 A task is a row in the store (the inbox, written by the `open_task` activity) and an
 entry here. Submissions arrive as the `submit_task` Update: `validate_submit` rejects a
 bad payload, a closed task or the wrong submitter before anything reaches history;
-`accept_submit` records it through an activity. Reminders, overdue marks and escalations
-are timers computed from the definition; an HR change of due date simply moves them.
+`accept_submit` answers as soon as the Update (and with it the payload) is in the history,
+and the submission is then recorded in the store by an activity; the task counts as done
+for the workflow once that write is in. Reminders, overdue marks and escalations are
+timers computed from the definition; an HR change of due date simply moves them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -46,6 +49,13 @@ ACTIVITY_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=60),
     non_retryable_error_types=["InvalidInput"],
 )
+ANSWER_BEFORE_RECORDING = "submit-answers-before-recording"
+"""Patch: a submission's Update answers in the workflow task that accepts it, and its
+store write runs in the next one. Before it, the person submitting waited for the write
+and for every local activity of the next step (a workflow task stays open while local
+activities run, and the Update's answer travels with the task's completion)."""
+ANSWER_GAP = timedelta(milliseconds=1)
+"""The timer that ends the accepting workflow task before the recording's local activity."""
 OPEN_STATUSES: frozenset[str] = frozenset({"open", "overdue"})
 DONE_STATUSES: frozenset[str] = frozenset({"submitted", "closed", "cancelled"})
 
@@ -167,6 +177,9 @@ class TaskBook:
         self._form_schemas = form_schemas
         self.tasks: dict[str, _Task] = {}
         self._changed = 0
+        self._recordings: set[asyncio.Task[None]] = set()
+        self.on_recorded: Callable[[], None] | None = None
+        """Called when a submission answered before its write has been recorded."""
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -360,7 +373,7 @@ class TaskBook:
             )
         if task.status not in OPEN_STATUSES or task.in_flight:
             raise InvalidSubmission(
-                f"task {submission.task_id} is {task.status}, not open",
+                f"task {submission.task_id} is {_shown_status(task)}, not open",
                 type="TaskNotOpen",
                 non_retryable=True,
             )
@@ -400,40 +413,68 @@ class TaskBook:
         if task.status not in OPEN_STATUSES or task.in_flight:
             # Two updates passed validation together; the first one wins.
             raise InvalidSubmission(
-                f"task {submission.task_id} is {task.status}, not open",
+                f"task {submission.task_id} is {_shown_status(task)}, not open",
                 type="TaskNotOpen",
                 non_retryable=True,
             )
         task.in_flight = True
         now = self.clock.now()
         late = now > task.due_at
+        record = RecordSubmissionInput(
+            task_id=task.spec.task_id,
+            cycle_id=task.spec.cycle_id,
+            subject_id=task.spec.subject_id,
+            phase_id=task.spec.phase_id,
+            kind=task.spec.kind,
+            submitter_id=submission.submitter_id,
+            payload=submission.payload,
+            submitted_at=now,
+            late=late,
+            revision=task.revision + 1,
+        )
+        answer = SubmitTaskResult(
+            task_id=task.spec.task_id,
+            status="submitted",
+            late=late,
+            accepted_at=now,
+            revision=record.revision,
+        )
+        if not workflow.patched(ANSWER_BEFORE_RECORDING):
+            await self._record(task, record)
+            return answer
+        # The accepted Update is durable in the history when this workflow task completes;
+        # the write follows in the next task (retried until it lands, replayed after a
+        # crash), and until then the task is in flight: not open to another submission,
+        # not yet done for `wait`, and waited for before the run ends or continues as new.
+        recording = asyncio.create_task(self._record_after_answer(task, record))
+        self._recordings.add(recording)
+        recording.add_done_callback(self._recordings.discard)
+        return answer
+
+    async def _record_after_answer(self, task: _Task, record: RecordSubmissionInput) -> None:
+        if self.local_activities:
+            # A local activity started now would hold this workflow task, and the answer
+            # with it, until the write and the next step's writes are done.
+            await workflow.sleep(ANSWER_GAP)
+        await self._record(task, record)
+        if self.on_recorded is not None:
+            self.on_recorded()
+
+    async def _record(self, task: _Task, record: RecordSubmissionInput) -> None:
         try:
-            await self.activity(
-                ActivityName.RECORD_SUBMISSION,
-                RecordSubmissionInput(
-                    task_id=task.spec.task_id,
-                    cycle_id=task.spec.cycle_id,
-                    subject_id=task.spec.subject_id,
-                    phase_id=task.spec.phase_id,
-                    kind=task.spec.kind,
-                    submitter_id=submission.submitter_id,
-                    payload=submission.payload,
-                    submitted_at=now,
-                    late=late,
-                    revision=task.revision + 1,
-                ),
-            )
+            await self.activity(ActivityName.RECORD_SUBMISSION, record)
         finally:
             task.in_flight = False
             self._changed += 1
-        task.revision += 1
+        task.revision = record.revision
         task.status = "submitted"
-        task.payload = submission.payload
-        task.submitted_at = now
-        task.late = late
-        return SubmitTaskResult(
-            task_id=task.spec.task_id, status=task.status, late=late, accepted_at=now
-        )
+        task.payload = record.payload
+        task.submitted_at = record.submitted_at
+        task.late = record.late
+
+    def settled(self) -> bool:
+        """No submission is waiting for its write: the run may end or continue as new."""
+        return not any(task.in_flight for task in self.tasks.values())
 
     # -- HR controls -----------------------------------------------------------------------
 
@@ -549,3 +590,8 @@ class TaskBook:
 
     def views(self) -> tuple[TaskView, ...]:
         return tuple(task.view() for task in self.tasks.values())
+
+
+def _shown_status(task: _Task) -> str:
+    """A task whose submission is being recorded reads as submitted to a second submitter."""
+    return "submitted" if task.in_flight else task.status

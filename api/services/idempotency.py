@@ -190,6 +190,8 @@ class IdempotencyKeys:
                     response_headers=headers,
                     expires_at=now + self.ttl,
                 )
+                # A plain UPDATE: no ORM objects to keep in step, so skip their evaluation.
+                .execution_options(synchronize_session=False)
             )
 
     def release(self, claim: Claim) -> None:

@@ -3,7 +3,10 @@
 The store's task row (the read model) says where a task lives (`workflow_id`); the
 workflow decides. A submission is the workflow's `submit_task` Update, whose validator
 checks the payload against the form's JSON Schema, the task's state and the submitter
-before anything is recorded; the API answers once the workflow has accepted it.
+before anything is recorded; the API answers once the workflow has accepted it (the
+Update, payload and all, is then in the workflow's history). The workflow records the
+submission in the store a moment later; the API marks the task row submitted before it
+answers, so the submitter reading their inbox or the task never sees it open again.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
@@ -27,6 +31,7 @@ from store.models import Task
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
 SUBMIT_UPDATE = "submit_task"
+OPEN_STATUSES = ("open", "overdue")
 ANONYMOUS_TASKS = frozenset({"peer_review", "upward_review"})
 """Review tasks whose assignee (the reviewer) is anonymous to the reviewee and their
 managers, and shown to nobody but the assignee without an HR admin's stated reason."""
@@ -145,8 +150,7 @@ async def submit_task(
             f"the workflow did not answer in time; {advice}", type="EngineTimeout"
         ) from None
     action = audit.task_action(task.kind, "submit")
-    if action is not None:
-        await run_in_threadpool(_record_submission, session, access, task, action)
+    await run_in_threadpool(_after_accept, session, access, task, result, action)
     return TaskSubmitted(
         task_id=result.task_id,
         status=result.status,
@@ -165,13 +169,38 @@ def _read_and_end(session: Session, access: Access, task_id: str) -> Task:
     return task
 
 
-def _record_submission(session: Session, access: Access, task: Task, action: str) -> None:
-    audit.record(
-        session,
-        access,
-        action,
-        resource_type="task",
-        resource_id=task.task_id,
-        subject_id=task.subject_id,
-    )
+def _after_accept(
+    session: Session,
+    access: Access,
+    task: Task,
+    result: SubmitTaskResult,
+    action: str | None,
+) -> None:
+    """In one transaction: the task row marked submitted (unless the workflow's own write,
+    or a later reopening, got there first) and the audit entry of a sensitive kind."""
+    if result.revision is not None:
+        session.execute(
+            update(Task)
+            .where(
+                Task.task_id == task.task_id,
+                Task.revision < result.revision,
+                Task.status.in_(OPEN_STATUSES),
+            )
+            .values(
+                status="submitted",
+                submitted_at=result.accepted_at,
+                submitted_by=access.user.subject,
+                late=result.late,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if action is not None:
+        audit.record(
+            session,
+            access,
+            action,
+            resource_type="task",
+            resource_id=task.task_id,
+            subject_id=task.subject_id,
+        )
     session.commit()

@@ -73,7 +73,9 @@ class SubmitProbeWorkflow:
         )
         # Like a participant workflow, stay alive after the submission (the next phase).
         await workflow.wait_condition(lambda: self.done)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and self.book.settled()
+        )
         return self.book.tasks[input.task_id].revision
 
     @workflow.update

@@ -1,6 +1,6 @@
 """Submitting through the API to a real Temporal dev server: the Update's validator
-refuses a bad payload (422 with its path), accepts a good one (200), and the same
-Idempotency-Key twice is one submission."""
+refuses a bad payload (422 with its path), accepts a good one (200) and the task reads
+as submitted at once, and the same Idempotency-Key twice is one submission."""
 
 from __future__ import annotations
 
@@ -78,6 +78,7 @@ async def test_submit_through_the_api_to_a_real_workflow(
             refused = await client.post(url, json={"payload": bad}, headers=auth("E012"))
             intruder = await client.post(url, json={"payload": good}, headers=auth("E020"))
             first = await client.post(url, json={"payload": good}, headers={**auth("E012"), **key})
+            shown = await client.get(f"/v1/tasks/{task.task_id}", headers=auth("E012"))
             again = await client.post(url, json={"payload": good}, headers={**auth("E012"), **key})
             other = await client.post(url, json={"payload": good}, headers=auth("E012"))
 
@@ -97,6 +98,11 @@ async def test_submit_through_the_api_to_a_real_workflow(
     assert first.json()["status"] == "submitted"
     assert again.status_code == 200, again.text
     assert again.json() == first.json()
+    # Read your own write: the workflow's store write comes a moment after the answer (and
+    # here never, its activities are fakes), yet the task reads as submitted at once.
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["status"] == "submitted"
+    assert shown.json()["submitted_at"] is not None
 
     assert other.status_code == 409, other.text
     assert other.json()["error"]["type"] == "TaskNotOpen"

@@ -65,6 +65,13 @@ async def test_duplicate_and_concurrent_submits_make_one_record(stage: Stage) ->
     assert accepted, outcomes
     assert len({(o.task_id, o.accepted_at) for o in accepted}) == 1, accepted
 
+    def recorded() -> bool:
+        with stage.sessions() as session:
+            row = session.get(Task, task["task_id"])
+            return row is not None and row.revision > 0
+
+    # The answers come once the Update is in the history; the store write follows.
+    await until(recorded, "the submission's write")
     with stage.sessions() as session:
         row = session.get(Task, task["task_id"])
         assert row is not None

@@ -31,7 +31,7 @@ async def test_a_worker_killed_while_tasks_are_open(stage: Stage) -> None:
     "fault",
     [
         "open_task:3",  # the task row, its "opened" event and its notification committed
-        "record_submission:1",  # the submission committed, the Update not yet answered
+        "record_submission:1",  # the submission committed, the workflow not yet told
         "sync_results:1",  # the HRIS took a result, the proposal is not yet marked synced
     ],
 )

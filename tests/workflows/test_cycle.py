@@ -232,6 +232,11 @@ async def test_submit_is_validated_before_history(
         with pytest.raises(WorkflowUpdateFailedError) as twice:
             await submit(env.client, draft, ENGINE_TEST_PAYLOADS["goal_draft"])
         assert "TaskNotOpen" in repr(twice.value.cause)
+        # The answer comes before the store write (the Update is in the history by then).
+        for _ in range(50):
+            if world.tasks[draft.task_id].submissions:
+                break
+            await settle()
         assert len(world.tasks[draft.task_id].submissions) == 1
         assert await accepted_updates(handle) == 1
 
