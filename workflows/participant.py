@@ -20,7 +20,7 @@ from workflows.context import ONE_WRITE_PHASE_START, ParticipantContext, Withdra
 from workflows.phases import RUNNERS
 from workflows.phases.monitoring import open_coaching_task
 from workflows.phases.realign import REALIGN_PATCH, RealignSignal, realign
-from workflows.tasks import DONE_STATUSES
+from workflows.tasks import DONE_STATUSES, _Task, shown_status
 
 with workflow.unsafe.imports_passed_through():
     from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
@@ -178,19 +178,26 @@ class ParticipantWorkflow:
     @workflow.update
     async def reopen_task(self, request: ReopenTaskInput) -> ControlResult:
         task = self.ctx.book.find(request.task_id)
+        if task.in_flight:
+            # Submitted a moment ago and answered: its store write lands first, and the
+            # phase may have ended meanwhile.
+            await workflow.wait_condition(lambda: not task.in_flight)
+            self._check_reopenable(task)
         await self.ctx.book.reopen(task, request.new_due, request.reason)
         return ControlResult(detail=f"{request.task_id} reopened", affected=1)
 
     @reopen_task.validator
     def _validate_reopen(self, request: ReopenTaskInput) -> None:
-        task = self.ctx.book.find(request.task_id)
+        self._check_reopenable(self.ctx.book.find(request.task_id))
+
+    def _check_reopenable(self, task: _Task) -> None:
         if self.ctx.current_phase != task.spec.phase_id or self.ctx.closed(task.spec.phase_id):
             raise ApplicationError(
                 f"phase {task.spec.phase_id} is over; its tasks can no longer be reopened",
                 type="PhaseOver",
                 non_retryable=True,
             )
-        if task.status not in DONE_STATUSES:
+        if task.status not in DONE_STATUSES and not task.in_flight:
             raise ApplicationError("the task is still open", type="TaskNotDone", non_retryable=True)
 
     @workflow.update
@@ -202,9 +209,11 @@ class ParticipantWorkflow:
     @reassign_task.validator
     def _validate_reassign(self, request: ReassignTaskInput) -> None:
         task = self.ctx.book.find(request.task_id)
-        if task.status in DONE_STATUSES:
+        if task.status in DONE_STATUSES or task.in_flight:
             raise ApplicationError(
-                f"task {request.task_id} is {task.status}", type="TaskNotOpen", non_retryable=True
+                f"task {request.task_id} is {shown_status(task)}",
+                type="TaskNotOpen",
+                non_retryable=True,
             )
         if request.new_assignee_id == self.ctx.employee_id and task.spec.kind in (
             "manager_review",

@@ -373,7 +373,7 @@ class TaskBook:
             )
         if task.status not in OPEN_STATUSES or task.in_flight:
             raise InvalidSubmission(
-                f"task {submission.task_id} is {_shown_status(task)}, not open",
+                f"task {submission.task_id} is {shown_status(task)}, not open",
                 type="TaskNotOpen",
                 non_retryable=True,
             )
@@ -413,7 +413,7 @@ class TaskBook:
         if task.status not in OPEN_STATUSES or task.in_flight:
             # Two updates passed validation together; the first one wins.
             raise InvalidSubmission(
-                f"task {submission.task_id} is {_shown_status(task)}, not open",
+                f"task {submission.task_id} is {shown_status(task)}, not open",
                 type="TaskNotOpen",
                 non_retryable=True,
             )
@@ -528,6 +528,9 @@ class TaskBook:
         self._changed += 1
 
     async def reopen(self, task: _Task, due: datetime | None, reason: str) -> None:
+        if task.in_flight:
+            # Reopening a submission answered a moment ago: its write lands first.
+            await workflow.wait_condition(lambda: not task.in_flight)
         task.status = "open"
         task.fired = set()
         if due is not None:
@@ -592,6 +595,6 @@ class TaskBook:
         return tuple(task.view() for task in self.tasks.values())
 
 
-def _shown_status(task: _Task) -> str:
+def shown_status(task: _Task) -> str:
     """A task whose submission is being recorded reads as submitted to a second submitter."""
     return "submitted" if task.in_flight else task.status

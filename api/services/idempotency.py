@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, Table, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import Conflict, Unprocessable
@@ -180,9 +180,12 @@ class IdempotencyKeys:
             return
         now = self.clock()
         with self._sessions()() as session, session.begin():
+            # On the table, not the mapped class: a plain UPDATE, without the ORM's bulk
+            # machinery (it evaluates the statement against the session for nothing).
+            keys = cast("Table", IdempotencyKey.__table__)
             session.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.id == claim.row_id, IdempotencyKey.status == "in_flight")
+                update(keys)
+                .where(keys.c.id == claim.row_id, keys.c.status == "in_flight")
                 .values(
                     status="done",
                     response_status=status,
@@ -190,8 +193,6 @@ class IdempotencyKeys:
                     response_headers=headers,
                     expires_at=now + self.ttl,
                 )
-                # A plain UPDATE: no ORM objects to keep in step, so skip their evaluation.
-                .execution_options(synchronize_session=False)
             )
 
     def release(self, claim: Claim) -> None:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
@@ -179,12 +179,13 @@ def _after_accept(
     """In one transaction: the task row marked submitted (unless the workflow's own write,
     or a later reopening, got there first) and the audit entry of a sensitive kind."""
     if result.revision is not None:
+        rows = cast("Table", Task.__table__)  # a plain UPDATE, without the ORM's bulk machinery
         session.execute(
-            update(Task)
+            update(rows)
             .where(
-                Task.task_id == task.task_id,
-                Task.revision < result.revision,
-                Task.status.in_(OPEN_STATUSES),
+                rows.c.task_id == task.task_id,
+                rows.c.revision < result.revision,
+                rows.c.status.in_(OPEN_STATUSES),
             )
             .values(
                 status="submitted",
@@ -192,7 +193,6 @@ def _after_accept(
                 submitted_by=access.user.subject,
                 late=result.late,
             )
-            .execution_options(synchronize_session=False)
         )
     if action is not None:
         audit.record(

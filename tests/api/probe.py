@@ -95,7 +95,8 @@ class SubmitProbeWorkflow:
 
     @reopen_task.validator
     def _validate_reopen(self, request: ReopenTaskInput) -> None:
-        if self.book.find(request.task_id).status not in DONE_STATUSES:
+        task = self.book.find(request.task_id)
+        if task.status not in DONE_STATUSES and not task.in_flight:
             raise ApplicationError("the task is still open", type="TaskNotDone", non_retryable=True)
 
     @workflow.query

@@ -1,8 +1,8 @@
 """A submission still being recorded when HR closes its phase, on a real dev server.
 
-The Update was accepted, so the person was told "submitted": the close must wait for the
-recording and leave the task submitted, never closed, and the workflow must go on (no
-spin, no deadlock). Time skipping cannot show this: its clock does not move while a local
+The Update was accepted, so the person was told "submitted" (before the store write: the
+answer does not wait for it): the close must wait for the recording and leave the task
+submitted, never closed, and the workflow must go on (no spin, no deadlock). Time skipping cannot show this: its clock does not move while a local
 activity holds the workflow task, so the race is run on the dev server with a recording
 activity held open by the test.
 """
@@ -110,6 +110,11 @@ async def test_a_submission_in_flight_wins_over_a_phase_close(
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         )
         await until(world.recording.is_set, "the submission to be recording")
+        # The person is answered from the history, without waiting for the store write.
+        result = await asyncio.wait_for(update.result(), STEP)
+        assert isinstance(result, SubmitTaskResult)
+        assert (result.status, result.revision) == ("submitted", 1)
+        assert world.tasks[task_id].status == "open"
         # HR closes the phase while the accepted submission is still being written.
         await handle.signal(
             ParticipantWorkflow.phase_control,
@@ -140,10 +145,7 @@ async def test_a_submission_in_flight_wins_over_a_phase_close(
         await asyncio.wait_for(close_delivered(), STEP)
         assert world.tasks[task_id].status == "open"
         world.release.set()
-
-        result = await asyncio.wait_for(update.result(), STEP)
-        assert isinstance(result, SubmitTaskResult)
-        assert world.tasks[task_id].status == "submitted"
+        await until(lambda: world.tasks[task_id].status == "submitted", "the write")
 
         async def goals_over() -> ParticipantStatus:
             while True:
