@@ -2,9 +2,10 @@
 
 The Update was accepted, so the person was told "submitted" (before the store write: the
 answer does not wait for it): the close must wait for the recording and leave the task
-submitted, never closed, and the workflow must go on (no spin, no deadlock). Time skipping cannot show this: its clock does not move while a local
-activity holds the workflow task, so the race is run on the dev server with a recording
-activity held open by the test.
+submitted, never closed, and the workflow must go on (no spin, no deadlock). Time
+skipping cannot show this: its clock does not move while a local activity holds the
+workflow task, so the race is run on the dev server with a recording activity held open
+by the test.
 """
 
 from __future__ import annotations
