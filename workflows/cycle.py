@@ -134,13 +134,14 @@ class CycleWorkflow:
             await self._launch()
         self.run_status = "running"
         while True:
+            self.book.raise_failure()
             if self.cancelled:
                 break
             await self._tick()
             if self._finished():
                 break
             if self._should_continue_as_new():
-                await workflow.wait_condition(self._quiet)
+                await self.book.quiesce()
                 workflow.continue_as_new(self._continue_input())
             await self._sleep()
         final: Literal["completed", "cancelled"] = "cancelled" if self.cancelled else "completed"
@@ -149,12 +150,8 @@ class CycleWorkflow:
         )
         await self.book.activity(ActivityName.RECORD_CYCLE, self._record(final))
         self.run_status = final
-        await workflow.wait_condition(self._quiet)
+        await self.book.quiesce()
         return self._status()
-
-    def _quiet(self) -> bool:
-        """No handler running and no submission waiting for its write."""
-        return workflow.all_handlers_finished() and self.book.settled()
 
     def _wake(self) -> None:
         self.wake += 1

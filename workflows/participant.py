@@ -100,9 +100,7 @@ class ParticipantWorkflow:
                 "cancelled",
                 participant_status=ctx.withdrawn.status,
             )
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and ctx.book.settled()
-        )
+        await ctx.book.quiesce()
         return self._status()
 
     async def _run_phase(self, phase: Any, *, last: bool) -> None:

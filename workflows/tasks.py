@@ -20,7 +20,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.clock import Clock
 
@@ -108,6 +108,13 @@ class InvalidSubmission(ApplicationError):
     """Raised by update validators; the API maps `type` to an HTTP status."""
 
 
+class RecordingFailed(Exception):
+    """An answered submission's store write failed for good (a bug: every other error is
+    retried). Not an `ApplicationError`, so it fails the workflow task rather than the
+    workflow: it shows in Temporal UI and the write is tried again with every retry of
+    the task, until a fixed worker lands it."""
+
+
 @dataclass
 class TaskSpec:
     task_id: str
@@ -180,6 +187,7 @@ class TaskBook:
         self._recordings: set[asyncio.Task[None]] = set()
         self.on_recorded: Callable[[], None] | None = None
         """Called when a submission answered before its write has been recorded."""
+        self.failure: RecordingFailed | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -241,6 +249,7 @@ class TaskBook:
         change), firing reminders, overdue marks and escalations on the way."""
         ids = list(task_ids)
         while True:
+            self.raise_failure()
             pending = [self.tasks[i] for i in ids if self.tasks[i].status not in DONE_STATUSES]
             if (
                 not pending
@@ -456,9 +465,21 @@ class TaskBook:
             # A local activity started now would hold this workflow task, and the answer
             # with it, until the write and the next step's writes are done.
             await workflow.sleep(ANSWER_GAP)
-        await self._record(task, record)
+        try:
+            await self._record(task, record)
+        except (ActivityError, ApplicationError) as error:  # a local one raises the latter
+            # The person was told "submitted": the task stays in flight (never open
+            # again, never done) and the next turn of the main loop fails the workflow task.
+            task.in_flight = True
+            cause = error.cause if isinstance(error, ActivityError) else error
+            self.failure = RecordingFailed(f"recording {record.task_id} failed: {cause}")
         if self.on_recorded is not None:
             self.on_recorded()
+
+    def raise_failure(self) -> None:
+        """Fail the workflow task if an answered submission could not be written."""
+        if self.failure is not None:
+            raise self.failure
 
     async def _record(self, task: _Task, record: RecordSubmissionInput) -> None:
         try:
@@ -475,6 +496,16 @@ class TaskBook:
     def settled(self) -> bool:
         """No submission is waiting for its write: the run may end or continue as new."""
         return not any(task.in_flight for task in self.tasks.values())
+
+    async def quiesce(self) -> None:
+        """Until no handler runs and every answered submission is written (before the run
+        ends or continues as new); fails the workflow task if a write failed for good."""
+        await workflow.wait_condition(
+            lambda: (
+                (workflow.all_handlers_finished() and self.settled()) or self.failure is not None
+            )
+        )
+        self.raise_failure()
 
     # -- HR controls -----------------------------------------------------------------------
 

@@ -1,0 +1,191 @@
+"""The API's own cost per form submission, with the workflow engine faked.
+
+    .venv/bin/python bench/api_own_cost.py                    # PostgreSQL (a fresh database)
+    .venv/bin/python bench/api_own_cost.py --database-url sqlite -n 1000
+
+It serves the real application (every middleware, the token check, the permission, the
+Idempotency-Key claim and stored answer, the task read and the submitted mark) with
+uvicorn in this process, and sends N submissions one after another over one keep-alive
+connection with a minimal HTTP client, each with its own Idempotency-Key. The Temporal
+client is a stand-in whose Update answers at once, so what is timed is the API and the
+store alone. It prints the median and mean latency and the process's CPU per
+submission. Run it under `py-spy record` to see where the time goes. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import uvicorn
+from temporalio.client import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from launch import fresh_postgres_database
+
+from api.app import create_app
+from api.auth import issue_dev_token
+from definitions.loader import load_file
+from definitions.registry import get_version, publish
+from perfloop.settings import Settings
+from store.db import dispose_engines, session_scope
+from store.migrate import upgrade
+from store.models import Cycle, Task
+from workflows.messages import SubmitTaskInput, SubmitTaskResult
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFINITION = Path(__file__).resolve().parents[1] / "definitions" / "cycles" / "annual-review"
+CYCLE_ID = "api-cost"
+ASSIGNEE = "E012"
+WARM_UP = 20
+PAYLOAD = {"goals": [{"title": "Grow as a reviewer", "type": "development", "weight": 100}]}
+
+
+@dataclass
+class InstantHandle:
+    """A workflow handle whose `submit_task` Update is accepted at once."""
+
+    async def execute_update(self, _name: str, arg: SubmitTaskInput, **_: Any) -> Any:
+        return SubmitTaskResult(
+            task_id=arg.task_id,
+            status="submitted",
+            late=False,
+            accepted_at=datetime.now(UTC),
+            revision=1,
+        )
+
+
+class InstantTemporal:
+    def get_workflow_handle(self, _workflow_id: str, **_: Any) -> InstantHandle:
+        return InstantHandle()
+
+
+def prepare(url: str, n: int) -> list[str]:
+    """The store: annual-review@1 published, one running cycle, N open tasks of one person."""
+    upgrade(url)
+    now = datetime.now(UTC)
+    with session_scope(url) as session:
+        ref = publish(session, load_file(DEFINITION / "v1.yaml")).ref
+        version = get_version(session, ref)
+        session.add(
+            Cycle(
+                cycle_id=CYCLE_ID,
+                definition_ref=version.ref,
+                sha256=version.sha256,
+                status="running",
+                nominal_start=now,
+                nominal_end=now + timedelta(days=365),
+                launched_by="HR1",
+            )
+        )
+        tasks = [
+            Task(
+                task_id=f"{CYCLE_ID}/{ASSIGNEE}/goals/goal_draft-{i}",
+                cycle_id=CYCLE_ID,
+                workflow_id=f"cycle/{CYCLE_ID}/{ASSIGNEE}",
+                subject_id=ASSIGNEE,
+                assignee_id=ASSIGNEE,
+                phase_id="goals",
+                kind="goal_draft",
+                form_id="goal-draft",
+                title="Goals",
+                status="open",
+                due_at=now + timedelta(days=14),
+                opened_at=now,
+            )
+            for i in range(n)
+        ]
+        session.add_all(tasks)
+        return [task.task_id for task in tasks]
+
+
+async def submit_all(port: int, token: str, task_ids: list[str]) -> list[float]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = json.dumps({"payload": PAYLOAD}).encode()
+    took: list[float] = []
+    for task_id in task_ids:
+        head = (
+            f"POST /v1/tasks/{task_id}/submit HTTP/1.1\r\nHost: bench\r\n"
+            f"Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n"
+            f"Idempotency-Key: {uuid.uuid4().hex}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        began = time.perf_counter()
+        writer.write(head.encode() + body)
+        await writer.drain()
+        answer = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in answer.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        content = await reader.readexactly(length)
+        if not answer.startswith(b"HTTP/1.1 200"):
+            raise SystemExit(f"{answer.splitlines()[0].decode()}: {content.decode()[:300]}")
+        took.append(time.perf_counter() - began)
+    writer.close()
+    return took
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=1000, help="submissions (default 1000)")
+    parser.add_argument(
+        "--database-url", default=DEFAULT_PG, help="a PostgreSQL server URL, or 'sqlite'"
+    )
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="perfloop-api-cost-") as folder:
+        url = (
+            f"sqlite:///{folder}/perfloop.db"
+            if args.database_url == "sqlite"
+            else fresh_postgres_database(args.database_url)
+        )
+        task_ids = prepare(url, args.n + WARM_UP)
+        # Limits out of the way: this measures one person's submissions back to back.
+        settings = Settings(
+            home=Path(folder) / "home",
+            database_url=url,
+            submit_burst=1_000_000,
+            submit_rate_per_minute=1_000_000,
+        )
+
+        async def instant(_: Settings) -> Client:
+            return cast(Client, InstantTemporal())
+
+        app = create_app(settings, temporal_client_factory=instant)
+        token = issue_dev_token(settings, ASSIGNEE, ttl=timedelta(hours=1))
+        server = uvicorn.Server(
+            uvicorn.Config(app, port=args.port, log_level="warning", access_log=False)
+        )
+        serving = asyncio.create_task(server.serve())
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
+            await asyncio.sleep(0.05)
+        await submit_all(args.port, token, task_ids[:WARM_UP])
+        cpu = time.process_time()
+        took = await submit_all(args.port, token, task_ids[WARM_UP:])
+        cpu = time.process_time() - cpu
+        server.should_exit = True
+        await serving
+        dispose_engines()
+    store = "SQLite" if args.database_url == "sqlite" else "PostgreSQL"
+    print(
+        f"{len(took)} submissions on {store}: p50 {statistics.median(took) * 1000:.2f} ms, "
+        f"mean {statistics.mean(took) * 1000:.2f} ms; "
+        f"CPU {cpu / len(took) * 1000:.2f} ms per submission (API and client together)"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
