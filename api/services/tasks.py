@@ -66,14 +66,7 @@ def task_detail(session: Session, forms: FormCatalog, access: Access, task_id: s
     schema = forms.schema(session, task.cycle_id, task.form_id)
     action = audit.task_action(task.kind, "read")
     if action is not None:
-        audit.record(
-            session,
-            access,
-            action,
-            resource_type="task",
-            resource_id=task.task_id,
-            subject_id=task.subject_id,
-        )
+        _audit_task(session, access, task, action)
         session.commit()
     base = TaskPublic.model_validate(task)
     if task.kind in ANONYMOUS_TASKS and task.assignee_id != access.user.subject:
@@ -195,12 +188,16 @@ def _after_accept(
             )
         )
     if action is not None:
-        audit.record(
-            session,
-            access,
-            action,
-            resource_type="task",
-            resource_id=task.task_id,
-            subject_id=task.subject_id,
-        )
+        _audit_task(session, access, task, action)
     session.commit()
+
+
+def _audit_task(session: Session, access: Access, task: Task, action: str) -> None:
+    audit.record(
+        session,
+        access,
+        action,
+        resource_type="task",
+        resource_id=task.task_id,
+        subject_id=task.subject_id,
+    )

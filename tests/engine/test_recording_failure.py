@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio import activity
@@ -21,18 +20,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.types import ActivityName, ClockSpec, RecordSubmissionInput
-from definitions.loader import pin
-from tests.engine.test_submit_race import STEP, until
+from activities.types import ActivityName, RecordSubmissionInput
+from tests.engine.test_submit_race import STEP, open_goal_draft, until
 from tests.workflows.bot import ENGINE_TEST_PAYLOADS
-from tests.workflows.conftest import load_engine_test
 from tests.workflows.fakes import FakeWorld, twelve_people
 from workflows.messages import (
-    GateSignal,
-    ParticipantInput,
     SubmitTaskInput,
     SubmitTaskResult,
-    participant_workflow_id,
 )
 from workflows.participant import ParticipantWorkflow
 
@@ -61,31 +55,13 @@ async def test_a_write_that_fails_for_good_fails_the_workflow_task_until_it_land
     task_queue = f"broken-{uuid.uuid4().hex[:8]}"
     world = BrokenOnce(client, task_queue, twelve_people())
     cycle_id = f"broken-{uuid.uuid4().hex[:6]}"
-    now = datetime.now(UTC)
     async with Worker(
         client,
         task_queue=task_queue,
         workflows=[ParticipantWorkflow],
         activities=world.activities(),
     ):
-        handle = await client.start_workflow(
-            ParticipantWorkflow.run,
-            ParticipantInput(
-                cycle_id=cycle_id,
-                profile=world.profile("E004"),
-                pinned=pin(load_engine_test()),
-                clock=ClockSpec(nominal_start=now - timedelta(hours=1), real_start=now),
-                use_search_attributes=False,
-                hr_admins=("E001",),
-            ),
-            id=participant_workflow_id(cycle_id, "E004"),
-            task_queue=task_queue,
-        )
-        await handle.signal(
-            ParticipantWorkflow.gate_opened, GateSignal(gate="objectives", phase_id="goals")
-        )
-        task_id = f"{cycle_id}/E004/goals/goal_draft"
-        await until(lambda: task_id in world.tasks, "the goal draft to open")
+        handle, task_id = await open_goal_draft(client, world, cycle_id, task_queue)
         submission = SubmitTaskInput(
             task_id=task_id, submitter_id="E004", payload=ENGINE_TEST_PAYLOADS["goal_draft"]
         )
@@ -104,7 +80,9 @@ async def test_a_write_that_fails_for_good_fails_the_workflow_task_until_it_land
             ]
 
         async def a_task_failed() -> None:
-            while not await failed_tasks():
+            while True:
+                if await failed_tasks():
+                    return
                 await asyncio.sleep(0.1)
 
         await asyncio.wait_for(a_task_failed(), STEP)

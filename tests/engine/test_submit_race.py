@@ -14,11 +14,12 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowUpdateStage
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -67,39 +68,47 @@ async def until(condition: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def open_goal_draft(
+    client: Client, world: FakeWorld, cycle_id: str, task_queue: str
+) -> tuple[WorkflowHandle[Any, Any], str]:
+    """E004's participant workflow of the engine-test cycle, started with the goals gate
+    open; its handle and the goal draft's task id, once the draft is open."""
+    now = datetime.now(UTC)
+    handle = await client.start_workflow(
+        ParticipantWorkflow.run,
+        ParticipantInput(
+            cycle_id=cycle_id,
+            profile=world.profile("E004"),
+            pinned=pin(load_engine_test()),
+            clock=ClockSpec(nominal_start=now - timedelta(hours=1), real_start=now),
+            use_search_attributes=False,
+            hr_admins=("E001",),
+        ),
+        id=participant_workflow_id(cycle_id, "E004"),
+        task_queue=task_queue,
+    )
+    await handle.signal(
+        ParticipantWorkflow.gate_opened, GateSignal(gate="objectives", phase_id="goals")
+    )
+    task_id = f"{cycle_id}/E004/goals/goal_draft"
+    await until(lambda: task_id in world.tasks, "the goal draft to open")
+    return handle, task_id
+
+
 async def test_a_submission_in_flight_wins_over_a_phase_close(
     local_env: WorkflowEnvironment,
 ) -> None:
-    engine_test_pinned = pin(load_engine_test())
     client = local_env.client
     task_queue = f"race-{uuid.uuid4().hex[:8]}"
     world = HeldRecording(client, task_queue, twelve_people())
     cycle_id = f"race-{uuid.uuid4().hex[:6]}"
-    now = datetime.now(UTC)
     async with Worker(
         client,
         task_queue=task_queue,
         workflows=[CycleWorkflow, ParticipantWorkflow],
         activities=world.activities(),
     ):
-        handle = await client.start_workflow(
-            ParticipantWorkflow.run,
-            ParticipantInput(
-                cycle_id=cycle_id,
-                profile=world.profile("E004"),
-                pinned=engine_test_pinned,
-                clock=ClockSpec(nominal_start=now - timedelta(hours=1), real_start=now),
-                use_search_attributes=False,
-                hr_admins=("E001",),
-            ),
-            id=participant_workflow_id(cycle_id, "E004"),
-            task_queue=task_queue,
-        )
-        await handle.signal(
-            ParticipantWorkflow.gate_opened, GateSignal(gate="objectives", phase_id="goals")
-        )
-        task_id = f"{cycle_id}/E004/goals/goal_draft"
-        await until(lambda: task_id in world.tasks, "the goal draft to open")
+        handle, task_id = await open_goal_draft(client, world, cycle_id, task_queue)
 
         update = await handle.start_update(
             ParticipantWorkflow.submit_task,
