@@ -31,7 +31,7 @@ from perfloop.settings import Settings
 from perfloop.temporal import free_port
 from perfloop.worker import build_worker, release_worker
 from store.db import session_factory, session_scope
-from store.models import ResultProposal
+from store.models import ResultProposal, Task
 
 DEFINITION = "annual-review@1"
 HR_ADMIN = "E002"  # Joana Ferreira, VP People: an HR admin of annual-review@1
@@ -81,6 +81,11 @@ class Stack:
     cycle_id: str
     url: str
     client: Client
+
+    def has_task(self, task_id: str) -> bool:
+        """Whether the task has opened (its row is in the store), whatever its status."""
+        with session_scope(self.url) as session:
+            return session.get(Task, task_id) is not None
 
     def proposals(self) -> int:
         """Result proposals made so far (one per participant once results open)."""

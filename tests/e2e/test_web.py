@@ -54,7 +54,8 @@ class Browsing:
     def _console(self, message: ConsoleMessage) -> None:
         # The browser logs every failed request; the one 422 is the refusal the test provokes.
         if message.type == "error" and "status of 422" not in message.text:
-            self.errors.append(message.text)
+            where = message.location.get("url") or "?"
+            self.errors.append(f"{message.text} ({where}, on {self.page.url})")
 
     async def shot(self, name: str) -> None:
         self.shots += 1
@@ -221,6 +222,11 @@ async def acknowledgment(b: Browsing) -> None:
     page = b.page
     task_id = b.task_id(EMPLOYEE, "interview", "acknowledgment")
     deadline = time.monotonic() + 60
+    # The minutes' answer comes before the workflow opens the acknowledgment: wait for its
+    # row, rather than ask the API for a task it does not have yet (a 404 in the console).
+    while not b.stack.has_task(task_id):
+        assert time.monotonic() < deadline, f"{task_id} never opened"
+        await asyncio.sleep(0.5)
     while True:
         await page.goto(f"{b.stack.base_url}/app/#/tasks/{task_id}")
         await page.reload()
