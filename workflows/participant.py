@@ -176,11 +176,9 @@ class ParticipantWorkflow:
     @workflow.update
     async def reopen_task(self, request: ReopenTaskInput) -> ControlResult:
         task = self.ctx.book.find(request.task_id)
-        if task.in_flight:
-            # Submitted a moment ago and answered: its store write lands first, and the
-            # phase may have ended meanwhile.
-            await workflow.wait_condition(lambda: not task.in_flight)
-            self._check_reopenable(task)
+        # A submission answered a moment ago lands first; the phase may end meanwhile.
+        await self.ctx.book.until_written(task)
+        self._check_reopenable(task)
         await self.ctx.book.reopen(task, request.new_due, request.reason)
         return ControlResult(detail=f"{request.task_id} reopened", affected=1)
 
@@ -195,7 +193,7 @@ class ParticipantWorkflow:
                 type="PhaseOver",
                 non_retryable=True,
             )
-        if task.status not in DONE_STATUSES and not task.in_flight:
+        if shown_status(task) not in DONE_STATUSES:
             raise ApplicationError("the task is still open", type="TaskNotDone", non_retryable=True)
 
     @workflow.update
@@ -207,7 +205,7 @@ class ParticipantWorkflow:
     @reassign_task.validator
     def _validate_reassign(self, request: ReassignTaskInput) -> None:
         task = self.ctx.book.find(request.task_id)
-        if task.status in DONE_STATUSES or task.in_flight:
+        if shown_status(task) in DONE_STATUSES:
             raise ApplicationError(
                 f"task {request.task_id} is {shown_status(task)}",
                 type="TaskNotOpen",

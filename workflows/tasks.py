@@ -493,6 +493,11 @@ class TaskBook:
         task.submitted_at = record.submitted_at
         task.late = record.late
 
+    async def until_written(self, task: _Task) -> None:
+        """Until the task's submission, if one is in flight, has its store write in."""
+        if task.in_flight:
+            await workflow.wait_condition(lambda: not task.in_flight)
+
     def settled(self) -> bool:
         """No submission is waiting for its write: the run may end or continue as new."""
         return not any(task.in_flight for task in self.tasks.values())
@@ -540,9 +545,8 @@ class TaskBook:
         self, task: _Task, status: TaskStatus, reason: str, *, file_note: str | None = None
     ) -> None:
         """Close or cancel an open task; `file_note` also enters the subject's file."""
-        if task.in_flight:
-            # A submission accepted a moment ago is still being recorded: it wins.
-            await workflow.wait_condition(lambda: not task.in_flight)
+        # A submission accepted a moment ago and still being recorded wins.
+        await self.until_written(task)
         if task.status in DONE_STATUSES:
             return
         task.status = status
@@ -559,9 +563,7 @@ class TaskBook:
         self._changed += 1
 
     async def reopen(self, task: _Task, due: datetime | None, reason: str) -> None:
-        if task.in_flight:
-            # Reopening a submission answered a moment ago: its write lands first.
-            await workflow.wait_condition(lambda: not task.in_flight)
+        await self.until_written(task)  # a submission answered a moment ago lands first
         task.status = "open"
         task.fired = set()
         if due is not None:

@@ -28,10 +28,10 @@ from api.services import audit
 from api.services.forms import FormCatalog
 from api.services.hints import task_hints
 from store.models import Task
+from store.monitoring import OPEN_TASK_STATUSES
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
 SUBMIT_UPDATE = "submit_task"
-OPEN_STATUSES = ("open", "overdue")
 ANONYMOUS_TASKS = frozenset({"peer_review", "upward_review"})
 """Review tasks whose assignee (the reviewer) is anonymous to the reviewee and their
 managers, and shown to nobody but the assignee without an HR admin's stated reason."""
@@ -178,7 +178,7 @@ def _after_accept(
             .where(
                 rows.c.task_id == task.task_id,
                 rows.c.revision < result.revision,
-                rows.c.status.in_(OPEN_STATUSES),
+                rows.c.status.in_(OPEN_TASK_STATUSES),
             )
             .values(
                 status="submitted",

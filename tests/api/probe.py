@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.builtin_forms import BUILTIN_FORMS, DECLINE
     from workflows.clock import Clock
     from workflows.messages import ControlResult, ReopenTaskInput, SubmitTaskInput, SubmitTaskResult
-    from workflows.tasks import DONE_STATUSES, TaskBook, TaskSpec
+    from workflows.tasks import DONE_STATUSES, TaskBook, TaskSpec, shown_status
 
 
 class ProbeInput(BaseModel):
@@ -73,9 +73,7 @@ class SubmitProbeWorkflow:
         )
         # Like a participant workflow, stay alive after the submission (the next phase).
         await workflow.wait_condition(lambda: self.done)
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and self.book.settled()
-        )
+        await self.book.quiesce()
         return self.book.tasks[input.task_id].revision
 
     @workflow.update
@@ -95,8 +93,7 @@ class SubmitProbeWorkflow:
 
     @reopen_task.validator
     def _validate_reopen(self, request: ReopenTaskInput) -> None:
-        task = self.book.find(request.task_id)
-        if task.status not in DONE_STATUSES and not task.in_flight:
+        if shown_status(self.book.find(request.task_id)) not in DONE_STATUSES:
             raise ApplicationError("the task is still open", type="TaskNotDone", non_retryable=True)
 
     @workflow.query
