@@ -42,6 +42,15 @@ HTTP_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY,
 )
+SUBMIT_STEP = Histogram(
+    "perfloop_api_submit_step_seconds",
+    "A task submission's time by step: `store_before` (Idempotency-Key claim, task read, "
+    "permission), `engine` (the workflow's Update), `store_after` (task mark, audit, "
+    "stored answer), each from the request's side, thread hops included.",
+    ["step"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
 HTTP_IN_FLIGHT = Gauge(
     "perfloop_http_requests_in_flight", "HTTP requests being answered.", registry=REGISTRY
 )

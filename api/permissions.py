@@ -350,6 +350,24 @@ class Access:
             )
         raise not_found
 
+    def require(
+        self,
+        session: Session,
+        subject_id: str,
+        *,
+        not_found: ApiError,
+        task: Task | None = None,
+    ) -> None:
+        """`check` for a caller that needs no relationships back: the allowing ones are
+        looked for first, and the others (each may cost a query) only to tell 403 from
+        404 when none allows."""
+        permission = self.permission
+        if not permission.allow:
+            return
+        if relations(session, self.user, subject_id, task=task, wanted=permission.allow):
+            return
+        self.check(session, subject_id, not_found=not_found, task=task)
+
     @staticmethod
     def grants(name: str, found: frozenset[Relation]) -> bool:
         """Whether relationships `found` (from `check`) grant a field-level permission

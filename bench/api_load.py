@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -53,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bare_workflow import BareWorkflow
+from http1 import Http1Connection
 from launch import STOCK, cpu_seconds, first_tasks, fresh_postgres_database, prepare_store
 
 from api.auth import issue_dev_token
@@ -176,13 +178,19 @@ class Submission:
     assignee_id: str
     workflow_id: str
     payload: dict[str, Any]
+    token: str
+    """The assignee's development token, issued before the clock starts, like the payload."""
 
 
 class Tasks:
     """Open tasks of the cycle, each with a payload built ahead of its submission."""
 
-    def __init__(self, url: str, cycle_id: str, pinned: PinnedDefinition, seed: int = 7) -> None:
+    def __init__(
+        self, url: str, cycle_id: str, pinned: PinnedDefinition, settings: Settings, seed: int = 7
+    ) -> None:
         self.sessions = session_factory(url)
+        self.settings = settings
+        self.tokens: dict[str, str] = {}
         self.cycle_id = cycle_id
         self.pinned = pinned
         self.rng = random.Random(seed)
@@ -193,23 +201,31 @@ class Tasks:
         }
 
     def _open(self) -> list[Mapping[str, Any]]:
+        """The open tasks not queued yet. Every second, so light: the ids and revisions of
+        every open task first, then the whole rows (prefill and all) of the new ones only;
+        this process also times the requests, and a long query would stall its clock."""
         with self.sessions() as session:
-            rows = session.execute(
-                select(
-                    Task.task_id,
-                    Task.assignee_id,
-                    Task.workflow_id,
-                    Task.subject_id,
-                    Task.phase_id,
-                    Task.kind,
-                    Task.form_id,
-                    Task.prefill,
-                    Task.revision,
-                    Task.due_at,
-                )
-                .where(Task.cycle_id == self.cycle_id, Task.status.in_(("open", "overdue")))
-                .order_by(Task.opened_at, Task.task_id)
-            ).all()
+            open_tasks = (Task.cycle_id == self.cycle_id) & Task.status.in_(("open", "overdue"))
+            keys = session.execute(select(Task.task_id, Task.revision).where(open_tasks)).all()
+            new = [task_id for task_id, revision in keys if (task_id, revision) not in self.seen]
+            rows = []
+            for start in range(0, len(new), 500):
+                rows += session.execute(
+                    select(
+                        Task.task_id,
+                        Task.assignee_id,
+                        Task.workflow_id,
+                        Task.subject_id,
+                        Task.phase_id,
+                        Task.kind,
+                        Task.form_id,
+                        Task.prefill,
+                        Task.revision,
+                        Task.due_at,
+                        Task.opened_at,
+                    ).where(open_tasks, Task.task_id.in_(new[start : start + 500]))
+                ).all()
+        rows.sort(key=lambda row: (row.opened_at, row.task_id))
         return [dict(row._mapping) for row in rows]
 
     def _payload(self, task: Mapping[str, Any]) -> dict[str, Any]:
@@ -226,21 +242,39 @@ class Tasks:
             context.parent_ids = [str(o["id"]) for o in prefill.get("objectives", ()) if "id" in o]
         return fill_task(context, self.rng)
 
-    def refill(self) -> int:
-        """Queue the open tasks not queued before; returns how many were added."""
-        added = 0
+    def _token(self, employee_id: str) -> str:
+        if employee_id not in self.tokens:
+            self.tokens[employee_id] = issue_dev_token(
+                self.settings, employee_id, ttl=timedelta(hours=2)
+            )
+        return self.tokens[employee_id]
+
+    def _new(self) -> list[Submission]:
+        """The open tasks not queued before, each with its payload and token (run in a
+        thread: it queries the store)."""
+        new = []
         for task in self._open():
             key = (task["task_id"], task["revision"])
             if key in self.seen or task["form_id"] not in self.pinned.form_schemas:
                 continue
             self.seen.add(key)
-            self.queue.put_nowait(
+            new.append(
                 Submission(
-                    task["task_id"], task["assignee_id"], task["workflow_id"], self._payload(task)
+                    task["task_id"],
+                    task["assignee_id"],
+                    task["workflow_id"],
+                    self._payload(task),
+                    self._token(task["assignee_id"]),
                 )
             )
-            added += 1
-        return added
+        return new
+
+    async def refill(self) -> int:
+        """Queue the open tasks not queued before; returns how many were added."""
+        new = await asyncio.to_thread(self._new)
+        for submission in new:  # on the event loop: an asyncio.Queue is not thread-safe
+            self.queue.put_nowait(submission)
+        return len(new)
 
 
 async def think(rng: random.Random, mean: float) -> None:
@@ -295,7 +329,7 @@ async def drive(
     async def refill() -> None:
         while tasks is not None and time.perf_counter() < deadline:
             await asyncio.sleep(1.0)
-            await asyncio.to_thread(tasks.refill)
+            await tasks.refill()
 
     meter.start()
     await asyncio.gather(refill(), *(user() for _ in range(users)))
@@ -326,34 +360,34 @@ async def perfloop_side(
     meter: CpuMeter,
 ) -> Timings:
     timings = Timings("perfloop API submit")
-    tokens: dict[str, str] = {}
 
-    def token(employee_id: str) -> str:
-        if employee_id not in tokens:
-            tokens[employee_id] = issue_dev_token(settings, employee_id, ttl=timedelta(hours=2))
-        return tokens[employee_id]
-
-    # Drop an idle connection before uvicorn does (its keep-alive is 5 s): otherwise a
-    # user who thought for about 5 s may send on a connection the server is closing.
-    limits = httpx.Limits(
-        max_connections=users, max_keepalive_connections=users, keepalive_expiry=4.0
-    )
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
+    url = httpx.URL(base_url)
+    assert url.port is not None
+    # One keep-alive connection per simulated user (bench/http1.py: httpx's own cost per
+    # request would be timed as the API's).
+    connections: asyncio.Queue[Http1Connection] = asyncio.Queue()
+    for _ in range(users):
+        connections.put_nowait(Http1Connection(url.host, url.port))
+    try:
 
         async def send(item: Submission) -> str | None:
-            response = await http.post(
-                f"/v1/tasks/{item.task_id}/submit",
-                json={"payload": item.payload},
-                headers={
-                    "Authorization": f"Bearer {token(item.assignee_id)}",
-                    "Idempotency-Key": uuid.uuid4().hex,
-                },
-            )
-            if response.status_code == 200:
+            connection = await connections.get()
+            try:
+                response = await connection.post_json(
+                    f"/v1/tasks/{item.task_id}/submit",
+                    {"payload": item.payload},
+                    {
+                        "Authorization": f"Bearer {item.token}",
+                        "Idempotency-Key": uuid.uuid4().hex,
+                    },
+                )
+            finally:
+                connections.put_nowait(connection)
+            if response.status == 200:
                 return None
             if len(timings.failures) < 3:
-                print(f"  {response.status_code}: {response.text[:300]}", flush=True)
-            return f"HTTP {response.status_code}"
+                print(f"  {response.status}: {response.text[:300]}", flush=True)
+            return f"HTTP {response.status}"
 
         return await drive(
             timings,
@@ -366,6 +400,55 @@ async def perfloop_side(
             send=send,
             tasks=tasks,
         )
+    finally:
+        while not connections.empty():
+            await connections.get_nowait().close()
+
+
+SUBMIT_ROUTE = "/v1/tasks/{task_id:path}/submit"
+
+
+async def submit_steps(base_url: str) -> dict[str, tuple[float, float]]:
+    """(sum, count) of the API's own timings of a submission, from its `/metrics`: the
+    whole request as the API saw it, and each step (`perfloop_api_submit_step_seconds`)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    found: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name.startswith("perfloop_api_submit_step_seconds_"):
+                key = labels["step"]
+            elif (
+                sample.name.startswith("perfloop_http_request_duration_seconds_")
+                and labels.get("route") == SUBMIT_ROUTE
+                and labels.get("method") == "POST"
+            ):
+                key = "request"
+            else:
+                continue
+            kind = sample.name.rsplit("_", 1)[1]
+            if kind in ("sum", "count"):
+                found.setdefault(key, [0.0, 0.0])[kind == "count"] += sample.value
+    return {key: (total, count) for key, (total, count) in found.items()}
+
+
+def steps_report(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], ours: Timings
+) -> str:
+    """Mean milliseconds per submission over the side's run, as the API timed them."""
+    means = {}
+    for key, (total, count) in after.items():
+        total0, count0 = before.get(key, (0.0, 0.0))
+        if count > count0:
+            means[key] = (total - total0) / (count - count0) * 1000
+    measured = statistics.fmean(ours.latencies) * 1000 if ours.latencies else 0.0
+    parts = ", ".join(
+        f"{key} {means[key]:.1f}"
+        for key in ("request", "store_before", "engine", "store_after")
+        if key in means
+    )
+    return f"  mean ms, as the API timed it: {parts}; as the users timed it: {measured:.1f}"
 
 
 async def engine_side(
@@ -632,12 +715,14 @@ async def main() -> None:
                 print(f"launched {cycle_id}; waiting for every first task", flush=True)
                 await wait_first_tasks(url, cycle_id, args.n)
                 await settle(meter)
-                tasks = Tasks(url, cycle_id, pinned)
-                print(f"built payloads for {await asyncio.to_thread(tasks.refill)} open tasks")
+                tasks = Tasks(url, cycle_id, pinned, settings)
+                print(f"built payloads for {await tasks.refill()} open tasks")
+                steps_before = await submit_steps(base_url)
                 ours = await perfloop_side(
                     base_url, settings, tasks, args.users, args.seconds, args.think, meter
                 )
                 print(ours.report(), flush=True)
+                print(steps_report(steps_before, await submit_steps(base_url), ours), flush=True)
                 # The cycle goes on after the clock stops (the reviews the drafts opened).
                 await settle(meter)
                 engine: Timings | None = None

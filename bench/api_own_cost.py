@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from temporalio.client import Client
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from http1 import Http1Connection
 from launch import fresh_postgres_database
 
 from api.app import create_app
@@ -112,29 +112,21 @@ def prepare(url: str, n: int) -> list[str]:
 
 
 async def submit_all(port: int, token: str, task_ids: list[str]) -> list[float]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    body = json.dumps({"payload": PAYLOAD}).encode()
+    connection = Http1Connection("127.0.0.1", port)
     took: list[float] = []
-    for task_id in task_ids:
-        head = (
-            f"POST /v1/tasks/{task_id}/submit HTTP/1.1\r\nHost: bench\r\n"
-            f"Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n"
-            f"Idempotency-Key: {uuid.uuid4().hex}\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        began = time.perf_counter()
-        writer.write(head.encode() + body)
-        await writer.drain()
-        answer = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":", 1)[1])
-            for line in answer.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        )
-        content = await reader.readexactly(length)
-        if not answer.startswith(b"HTTP/1.1 200"):
-            raise SystemExit(f"{answer.splitlines()[0].decode()}: {content.decode()[:300]}")
-        took.append(time.perf_counter() - began)
-    writer.close()
+    try:
+        for task_id in task_ids:
+            began = time.perf_counter()
+            answer = await connection.post_json(
+                f"/v1/tasks/{task_id}/submit",
+                {"payload": PAYLOAD},
+                {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
+            )
+            if answer.status != 200:
+                raise SystemExit(f"HTTP {answer.status}: {answer.text[:300]}")
+            took.append(time.perf_counter() - began)
+    finally:
+        await connection.close()
     return took
 
 

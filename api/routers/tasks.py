@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from starlette.responses import Response
 
 from api.deps import SessionDep, StateDep, TemporalDep
 from api.errors import error_responses
-from api.idempotency import Idempotent
+from api.idempotency import InlineIdempotent, json_response
 from api.limits import submit_rate_limit
 from api.permissions import Access, permit
 from api.schemas.tasks import TaskDetail, TaskSubmit, TaskSubmitted
@@ -25,6 +26,7 @@ router = APIRouter(prefix="/tasks", tags=["tasks"], responses=error_responses(40
     "/{task_id:path}/submit",
     summary="Submit a task's form; answers once the workflow has accepted it",
     responses=error_responses(409, 413, 422, 429),
+    response_model=TaskSubmitted,
     # Before the Idempotency-Key claim: a refused request claims nothing.
     dependencies=[Depends(submit_rate_limit)],
 )
@@ -32,13 +34,15 @@ async def submit_task(
     task_id: str,
     body: TaskSubmit,
     access: Annotated[Access, permit("tasks:submit")],
-    idempotency_key: Idempotent,
+    idempotency_key: InlineIdempotent,
     session: SessionDep,
     temporal: TemporalDep,
-) -> TaskSubmitted:
-    return await service.submit_task(
-        session, temporal, access, task_id, body.payload, idempotency_key=idempotency_key
+) -> Response:
+    answer = await service.submit_task(
+        session, temporal, access, task_id, body.payload, idempotency=idempotency_key
     )
+    # The very bytes the service stored for the Idempotency-Key.
+    return json_response(answer)
 
 
 @router.get("/{task_id:path}", summary="A task with its form, prefill and status")

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 _NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
@@ -24,6 +24,20 @@ IsoDate = Annotated[date, BeforeValidator(_not_a_number)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number)]
 IsoAwareDateTime = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 """Date and time inputs (bodies, query parameters): ISO 8601 strings only."""
+
+
+def _stripped_not_blank(value: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("must not be blank")
+    return stripped
+
+
+ReasonText = Annotated[
+    str, Field(min_length=1, max_length=2000), AfterValidator(_stripped_not_blank)
+]
+"""A stated reason: 1 to 2,000 characters as sent (the schema's limits, checked before
+anything is stripped, so the API and its OpenAPI agree), not blank, stored stripped."""
 
 
 class PublicModel(BaseModel):

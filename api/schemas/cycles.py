@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from api.auth import SUBJECT_RE
-from api.schemas.common import IsoAwareDateTime, IsoDate, PublicModel, RequestModel
+from api.schemas.common import IsoAwareDateTime, IsoDate, PublicModel, ReasonText, RequestModel
 from perfloop.cycles import CYCLE_ID_RE
 
 
@@ -111,9 +111,7 @@ class CyclePage(PublicModel):
 # --- HR controls --------------------------------------------------------------------------
 
 Reason = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
-    Field(description="Why; recorded with the change on every task it touches."),
+    ReasonText, Field(description="Why; recorded with the change on every task it touches.")
 ]
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
-from api.schemas.common import PublicModel, RequestModel
+from api.schemas.common import PublicModel, ReasonText, RequestModel
 
 Reason = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
-    Field(description="Why; recorded with the change and shown to whoever meets it."),
+    ReasonText, Field(description="Why; recorded with the change and shown to whoever meets it.")
 ]
 
 

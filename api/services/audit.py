@@ -12,14 +12,16 @@ recorded.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Table, insert, select
 from sqlalchemy.orm import Session
 
 from api.errors import Unprocessable
 from api.pagination import decode_cursor, encode_cursor
 from api.permissions import Access
 from api.schemas.audit import AuditEventPublic, AuditPage
+from store.base import utc_now
 from store.models import AuditEvent
 
 SENSITIVE_TASK_KINDS: dict[str, str] = {
@@ -52,17 +54,45 @@ def record(
 ) -> AuditEvent:
     """Add one audit row for `access`'s caller; the caller's transaction commits it."""
     event = AuditEvent(
-        actor_id=access.user.subject,
-        actor_roles=sorted(role.value for role in access.user.roles),
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        subject_id=subject_id,
-        reason=reason if reason is not None else access.reason,
-        request_id=access.request_id,
+        **_values(access, action, resource_type, resource_id, subject_id, reason),
     )
     session.add(event)
     return event
+
+
+def insert_statement(
+    access: Access,
+    action: str,
+    *,
+    resource_type: str,
+    resource_id: str | None,
+    subject_id: str | None,
+    reason: str | None = None,
+) -> Insert:
+    """`record` as a statement, for writes that go to the store together
+    (`store.together.execute_together`)."""
+    values = _values(access, action, resource_type, resource_id, subject_id, reason)
+    return insert(cast("Table", AuditEvent.__table__)).values(at=utc_now(), **values)
+
+
+def _values(
+    access: Access,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    subject_id: str | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    return {
+        "actor_id": access.user.subject,
+        "actor_roles": sorted(role.value for role in access.user.roles),
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "subject_id": subject_id,
+        "reason": reason if reason is not None else access.reason,
+        "request_id": access.request_id,
+    }
 
 
 def task_action(kind: str, verb: str) -> str | None:

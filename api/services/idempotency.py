@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, delete, select, update
+from sqlalchemy import CursorResult, Table, Update, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import Conflict, Unprocessable
@@ -92,7 +92,10 @@ class IdempotencyKeys:
     """The store side: claim a key, finish or release it, sweep expired ones.
 
     Each call is its own short transaction, committed at once: a claim must be visible to
-    a concurrent request before the route starts its work.
+    a concurrent request before the route starts its work. `claim_in` and `store_in` (or
+    `answer_statement`) do the same inside a caller's transaction, for a route that claims
+    its key with its first read and stores its answer with its writes
+    (`api.idempotency.InlineKey`).
     """
 
     def __init__(
@@ -112,51 +115,58 @@ class IdempotencyKeys:
     def claim(self, user_id: str, key: str, route: str, digest: str) -> Claim | StoredResponse:
         """Claim `key` for this request, or the stored answer to replay; raises 422 (key
         used for another request) or 409 (that request is still running)."""
+        with self._sessions()() as session, session.begin():
+            return self.claim_in(session, user_id, key, route, digest)
+
+    def claim_in(
+        self, session: Session, user_id: str, key: str, route: str, digest: str
+    ) -> Claim | StoredResponse:
+        """`claim` inside the caller's transaction: the claim holds once the caller commits
+        (a rival's insert of the same key waits on the unique index until then)."""
         for _ in range(CLAIM_ATTEMPTS):
             now = self.clock()
-            with self._sessions()() as session, session.begin():
-                values = {
-                    "user_id": user_id,
-                    "key": key,
-                    "route": route,
-                    "body_sha256": digest,
-                    "status": "in_flight",
-                    "created_at": now,
-                    "claimed_at": now,
-                    "expires_at": now + self.ttl,
-                }
-                row_id = insert_if_absent_returning(
-                    session, IdempotencyKey, values, ["user_id", "key"], "id"
+            values = {
+                "user_id": user_id,
+                "key": key,
+                "route": route,
+                "body_sha256": digest,
+                "status": "in_flight",
+                "created_at": now,
+                "claimed_at": now,
+                "expires_at": now + self.ttl,
+            }
+            row_id = insert_if_absent_returning(
+                session, IdempotencyKey, values, ["user_id", "key"], "id"
+            )
+            if row_id is not None:
+                return Claim(int(row_id), user_id, key)
+            row = session.scalars(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
                 )
-                if row_id is not None:
-                    return Claim(int(row_id), user_id, key)
-                row = session.scalars(
-                    select(IdempotencyKey).where(
-                        IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
+            ).one_or_none()
+            if row is None:  # deleted between our insert and select: try again
+                continue
+            if row.expires_at <= now:
+                # Expired: free the key (unless a rival did already) and claim afresh.
+                session.execute(
+                    delete(IdempotencyKey).where(
+                        IdempotencyKey.id == row.id, IdempotencyKey.expires_at <= now
                     )
-                ).one_or_none()
-                if row is None:  # deleted between our insert and select: try again
-                    continue
-                if row.expires_at <= now:
-                    # Expired: free the key (unless a rival did already) and claim afresh.
-                    session.execute(
-                        delete(IdempotencyKey).where(
-                            IdempotencyKey.id == row.id, IdempotencyKey.expires_at <= now
-                        )
-                    )
-                    continue
-                if row.route != route or row.body_sha256 != digest:
-                    raise key_reused()
-                if row.status == "done" and row.response_status is not None:
-                    return StoredResponse(
-                        status=row.response_status,
-                        body=row.response_body or "",
-                        headers={str(k): str(v) for k, v in (row.response_headers or {}).items()},
-                    )
-                if row.claimed_at <= now - self.lease and self._take_over(session, row.id, now):
-                    log.warning("idempotency key of %s taken over after its lease ran out", user_id)
-                    return Claim(row.id, user_id, key)
-                raise key_in_flight()
+                )
+                continue
+            if row.route != route or row.body_sha256 != digest:
+                raise key_reused()
+            if row.status == "done" and row.response_status is not None:
+                return StoredResponse(
+                    status=row.response_status,
+                    body=row.response_body or "",
+                    headers={str(k): str(v) for k, v in (row.response_headers or {}).items()},
+                )
+            if row.claimed_at <= now - self.lease and self._take_over(session, row.id, now):
+                log.warning("idempotency key of %s taken over after its lease ran out", user_id)
+                return Claim(row.id, user_id, key)
+            raise key_in_flight()
         raise key_in_flight()
 
     def _take_over(self, session: Session, row_id: int, now: datetime) -> bool:
@@ -178,22 +188,36 @@ class IdempotencyKeys:
         if not is_final(status):
             self.release(claim)
             return
-        now = self.clock()
         with self._sessions()() as session, session.begin():
-            # On the table, not the mapped class: a plain UPDATE, without the ORM's bulk
-            # machinery (it evaluates the statement against the session for nothing).
-            keys = cast("Table", IdempotencyKey.__table__)
-            session.execute(
-                update(keys)
-                .where(keys.c.id == claim.row_id, keys.c.status == "in_flight")
-                .values(
-                    status="done",
-                    response_status=status,
-                    response_body=body.decode("utf-8", errors="replace"),
-                    response_headers=headers,
-                    expires_at=now + self.ttl,
-                )
+            self.store_in(session, claim, status, body, headers)
+
+    def store_in(
+        self, session: Session, claim: Claim, status: int, body: bytes, headers: dict[str, str]
+    ) -> None:
+        """Store a final answer inside the caller's transaction."""
+        session.execute(self.answer_statement(claim, status, body, headers))
+
+    def answer_statement(
+        self, claim: Claim, status: int, body: bytes, headers: dict[str, str]
+    ) -> Update:
+        """The write that stores a final answer, for a caller that sends it to the store
+        with the writes it answers for, so that both or neither land."""
+        if not is_final(status):
+            raise ValueError(f"a {status} answer is not stored (see api.idempotency)")
+        # On the table, not the mapped class: a plain UPDATE, without the ORM's bulk
+        # machinery (it evaluates the statement against the session for nothing).
+        keys = cast("Table", IdempotencyKey.__table__)
+        return (
+            update(keys)
+            .where(keys.c.id == claim.row_id, keys.c.status == "in_flight")
+            .values(
+                status="done",
+                response_status=status,
+                response_body=body.decode("utf-8", errors="replace"),
+                response_headers=headers,
+                expires_at=self.clock() + self.ttl,
             )
+        )
 
     def release(self, claim: Claim) -> None:
         with self._sessions()() as session, session.begin():

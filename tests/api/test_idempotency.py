@@ -21,7 +21,7 @@ from api.errors import ApiError
 from api.permissions import declared_permissions, guarded_routes
 from api.services.idempotency import Claim, IdempotencyKeys, StoredResponse, body_sha256, is_final
 from store.db import session_factory, session_scope
-from store.models import IdempotencyKey
+from store.models import IdempotencyKey, Task
 from tests.api.conftest import T0, FakeTemporal, Token, add_tasks, make_task
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
@@ -255,6 +255,77 @@ async def test_requests_without_a_key_are_not_recorded(
 
     assert len(temporal.updates) == 2
     assert key_rows(db) == []
+
+
+# --- a route that claims and stores its key itself (InlineIdempotent: the task submit) ---
+
+
+async def test_the_submit_stores_the_very_bytes_it_sent_with_the_task_mark(
+    client: AsyncClient, task_url: str, auth: Token, temporal: FakeTemporal, db: str
+) -> None:
+    temporal.update_outcomes["submit_task"] = lambda s: SubmitTaskResult(
+        task_id=s.task_id, status="submitted", late=False, accepted_at=T0, revision=1
+    )
+
+    first = await client.post(task_url, json={"payload": GOALS}, headers=keyed(auth, "k"))
+
+    assert first.status_code == 200, first.text
+    [row] = key_rows(db)
+    assert (row.status, row.response_status) == ("done", 200)
+    assert row.response_body == first.text
+    assert row.response_headers == {"content-type": "application/json"}
+    task_id = task_url.removeprefix("/v1/tasks/").removesuffix("/submit")
+    with session_scope(db) as session:
+        assert session.get(Task, task_id).status == "submitted"  # type: ignore[union-attr]
+
+
+async def test_a_submit_refused_before_the_workflow_is_stored_and_replays(
+    client: AsyncClient, auth: Token, temporal: FakeTemporal, db: str
+) -> None:
+    """The claim and the task read share a transaction: a 404 still keeps the claim, so the
+    answer is stored like any final one."""
+    url = "/v1/tasks/c1/E404/goals/goal_draft-0/submit"
+
+    first = await client.post(url, json={"payload": GOALS}, headers=keyed(auth, "k"))
+    again = await client.post(url, json={"payload": GOALS}, headers=keyed(auth, "k"))
+
+    assert first.status_code == again.status_code == 404
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert temporal.updates == []
+    [row] = key_rows(db)
+    assert (row.status, row.response_status) == ("done", 404)
+
+
+async def test_a_submit_whose_closing_write_fails_stores_nothing_and_runs_again(
+    app: FastAPI, task_url: str, auth: Token, temporal: FakeTemporal, db: str
+) -> None:
+    """Accepted by the workflow, but the transaction with the task's mark and the stored
+    answer failed (here a naive timestamp the store refuses): nothing is stored, the key
+    is free, and the retry (same key, so the same Update id) runs."""
+    temporal.update_outcomes["submit_task"] = lambda s: SubmitTaskResult(
+        task_id=s.task_id,
+        status="submitted",
+        late=False,
+        accepted_at=T0.replace(tzinfo=None),
+        revision=1,
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://perfloop.test") as client,
+    ):
+        failed = await client.post(task_url, json={"payload": GOALS}, headers=keyed(auth, "w"))
+        rows_after_failure = key_rows(db)
+        temporal.update_outcomes["submit_task"] = accepted
+        retried = await client.post(task_url, json={"payload": GOALS}, headers=keyed(auth, "w"))
+
+    assert failed.status_code == 500
+    assert rows_after_failure == []
+    assert retried.status_code == 200, retried.text
+    assert "idempotent-replayed" not in retried.headers
+    assert len(temporal.updates) == 2
+    assert len({update.id for update in temporal.updates}) == 1
 
 
 PURE_POSTS = frozenset({"/v1/codec/decode", "/v1/codec/encode"})

@@ -47,6 +47,29 @@ async def test_http_metrics_use_route_templates_not_ids(client: AsyncClient, aut
     assert "E2/" not in text
 
 
+async def test_a_submission_is_timed_by_step(
+    client: AsyncClient, seeded: str, auth: Token, temporal: FakeTemporal
+) -> None:
+    from tests.api.test_idempotency import GOALS, accepted
+
+    [task_id] = add_tasks(seeded, make_task())
+    temporal.update_outcomes["submit_task"] = accepted
+    steps = ("store_before", "engine", "store_after")
+
+    def counts(text: str) -> list[float]:
+        name = "perfloop_api_submit_step_seconds_count"
+        return [value(text, name, step=step) or 0.0 for step in steps]
+
+    before = counts((await client.get("/metrics")).text)
+    submitted = await client.post(
+        f"/v1/tasks/{task_id}/submit", json={"payload": GOALS}, headers=auth("E012")
+    )
+    after = counts((await client.get("/metrics")).text)
+
+    assert submitted.status_code == 200, submitted.text
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1.0, 1.0, 1.0]
+
+
 async def test_business_metrics_count_tasks_phases_and_nudges(seeded: str, app: FastAPI) -> None:
     now = T0 + timedelta(days=40)
     add_tasks(

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from store.db import (
+    PING_AFTER_IDLE_SECONDS,
+    build_engine,
     dispose_engines,
     get_engine,
+    is_sqlite,
     masked_url,
     session_factory,
     session_scope,
@@ -182,3 +186,32 @@ def test_insert_if_absent_and_insert_many_agree_on_what_exists(session: Session)
     assert session.scalars(
         select(DefinitionVersion.sha256).order_by(DefinitionVersion.version)
     ).all() == ["c" * 64, "b" * 64, "c" * 64]
+
+
+def test_an_idle_postgres_connection_found_dead_is_replaced_before_use(db: str) -> None:
+    """`build_engine` pings only connections that sat idle (`PING_AFTER_IDLE_SECONDS`); one
+    whose backend died meanwhile (a PostgreSQL restart, say) is swapped for a new one
+    instead of failing the request that draws it."""
+    if is_sqlite(db):
+        pytest.skip("a PostgreSQL pool's behaviour; SQLite connections do not die")
+    engine = build_engine(db, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as connection:
+            first = connection.scalar(text("SELECT pg_backend_pid()"))
+        with get_engine(db).connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        time.sleep(PING_AFTER_IDLE_SECONDS + 0.2)
+        with engine.connect() as connection:
+            second = connection.scalar(text("SELECT pg_backend_pid()"))
+        assert second != first
+
+        # In steady use there is no ping: a connection killed under a busy pool fails the
+        # one request that draws it, and the pool is then recycled.
+        with get_engine(db).connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": second})
+        with pytest.raises(OperationalError), engine.connect() as connection:
+            connection.scalar(text("SELECT 1"))
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT pg_backend_pid()")) not in (first, second)
+    finally:
+        engine.dispose()
