@@ -13,7 +13,10 @@ route makes:
   even under autocommit. Elsewhere (SQLite, in-process: no round trips to save) they run
   one after another in the session's transaction.
 
-Only for statements whose results nobody reads: a CTE's rows are not returned.
+Only for statements whose results nobody reads: a CTE's rows are not returned. Give
+every value explicitly: SQLAlchemy fills in Python-side column defaults (`default=`,
+`onupdate=`, such as `updated_at`) for the outermost statement only, so a CTE part that
+leaves one to its default sends NULL.
 """
 
 from __future__ import annotations

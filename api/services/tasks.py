@@ -30,6 +30,7 @@ from api.schemas.tasks import FormPublic, TaskDetail, TaskPublic, TaskSubmitted
 from api.services import audit
 from api.services.forms import FormCatalog
 from api.services.hints import task_hints
+from store.base import utc_now
 from store.models import Task
 from store.monitoring import OPEN_TASK_STATUSES
 from store.together import Write, autocommit_on_postgres, execute_together
@@ -220,6 +221,7 @@ def _after_accept(
                 submitted_at=result.accepted_at,
                 submitted_by=access.user.subject,
                 late=result.late,
+                updated_at=utc_now(),  # explicitly: a CTE part gets no Python-side onupdate
             )
         )
     if action is not None:

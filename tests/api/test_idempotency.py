@@ -21,7 +21,7 @@ from api.errors import ApiError
 from api.permissions import declared_permissions, guarded_routes
 from api.services.idempotency import Claim, IdempotencyKeys, StoredResponse, body_sha256, is_final
 from store.db import session_factory, session_scope
-from store.models import IdempotencyKey, Task
+from store.models import AuditEvent, IdempotencyKey, Task
 from tests.api.conftest import T0, FakeTemporal, Token, add_tasks, make_task
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
@@ -277,6 +277,35 @@ async def test_the_submit_stores_the_very_bytes_it_sent_with_the_task_mark(
     task_id = task_url.removeprefix("/v1/tasks/").removesuffix("/submit")
     with session_scope(db) as session:
         assert session.get(Task, task_id).status == "submitted"  # type: ignore[union-attr]
+
+
+async def test_a_sensitive_submit_marks_audits_and_stores_in_one_go(
+    client: AsyncClient, seeded: str, auth: Token, temporal: FakeTemporal, db: str
+) -> None:
+    """All three closing writes (one statement on PostgreSQL), each with all its values."""
+    [task_id] = add_tasks(
+        seeded, make_task(kind="self_review", phase="evaluation", form="self-review")
+    )
+    temporal.update_outcomes["submit_task"] = lambda s: SubmitTaskResult(
+        task_id=s.task_id, status="submitted", late=False, accepted_at=T0, revision=1
+    )
+
+    answer = await client.post(
+        f"/v1/tasks/{task_id}/submit", json={"payload": {"x": 1}}, headers=keyed(auth, "s")
+    )
+
+    assert answer.status_code == 200, answer.text
+    [row] = key_rows(db)
+    assert (row.status, row.response_body) == ("done", answer.text)
+    with session_scope(db) as session:
+        task = session.get(Task, task_id)
+        assert task is not None
+        assert (task.status, task.submitted_by) == ("submitted", "E012")
+        assert task.updated_at is not None
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.resource_id == task_id)
+        ).all()
+    assert actions == ["review.submit"]
 
 
 async def test_a_submit_refused_before_the_workflow_is_stored_and_replays(
