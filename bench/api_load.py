@@ -255,9 +255,11 @@ class Tasks:
         new = []
         for task in self._open():
             key = (task["task_id"], task["revision"])
-            if key in self.seen or task["form_id"] not in self.pinned.form_schemas:
+            if key in self.seen:
                 continue
-            self.seen.add(key)
+            self.seen.add(key)  # a task without a form here is skipped for good, not re-read
+            if task["form_id"] not in self.pinned.form_schemas:
+                continue
             new.append(
                 Submission(
                     task["task_id"],
