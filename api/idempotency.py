@@ -33,7 +33,8 @@ only stores what the route did not (an error raised after the claim, say).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -104,7 +105,7 @@ class InlineKey:
     claim holds once that transaction commits, and the route must commit it even when it
     then answers an error, so that the middleware can store or release it.
     `answer_statement` is the write that stores the 200 answer (`json_response`'s body),
-    to go to the store with the route's last writes, and `stored` tells the middleware,
+    to go to the store with the route's last writes, and `stored()` tells the middleware,
     once they are committed, that there is nothing left to store.
     """
 
@@ -114,6 +115,7 @@ class InlineKey:
     digest: str
     keys: IdempotencyKeys
     slot: _Slot
+    _answered: int | None = field(default=None, init=False)
 
     def claim_in(self, session: Session) -> None:
         outcome = self.keys.claim_in(session, self.user_id, self.key, self.route, self.digest)
@@ -126,15 +128,27 @@ class InlineKey:
         store with the route's own writes (`store.together.execute_together`)."""
         if self.slot.claim is None:
             raise RuntimeError("answer_statement before claim_in")
-        headers = {
-            name: value for name, value in response.headers.items() if name.lower() in KEPT_HEADERS
-        }
+        self._answered = response.status_code
         return self.keys.answer_statement(
-            self.slot.claim, response.status_code, bytes(response.body), headers
+            self.slot.claim,
+            response.status_code,
+            bytes(response.body),
+            _kept_headers(response.raw_headers),
         )
 
-    def stored(self, response: Response) -> None:
-        self.slot.stored_status = response.status_code
+    def stored(self) -> None:
+        """The writes with `answer_statement`'s answer are committed."""
+        self.slot.stored_status = self._answered
+
+
+def _kept_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The response headers stored with its body (`KEPT_HEADERS`), from ASGI's raw pairs."""
+    headers = {}
+    for name, value in raw:
+        lowered = name.decode("latin-1").lower()
+        if lowered in KEPT_HEADERS:
+            headers[lowered] = value.decode("latin-1")
+    return headers
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> JSONResponse:
@@ -241,13 +255,9 @@ async def _finish(slot: _Slot, held: list[Message]) -> None:
     assert slot.keys is not None
     start = held[0]
     status = int(start["status"])
-    headers = {
-        name.decode("latin-1").lower(): value.decode("latin-1")
-        for name, value in start.get("headers", [])
-        if name.decode("latin-1").lower() in KEPT_HEADERS
-    }
     if slot.stored_status == status:
         return  # stored by the route itself, with its writes
+    headers = _kept_headers(start.get("headers", []))
     body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
     try:
         await run_in_threadpool(slot.keys.finish, slot.claim, status, body, headers)

@@ -92,8 +92,8 @@ class IdempotencyKeys:
     """The store side: claim a key, finish or release it, sweep expired ones.
 
     Each call is its own short transaction, committed at once: a claim must be visible to
-    a concurrent request before the route starts its work. `claim_in` and `store_in` (or
-    `answer_statement`) do the same inside a caller's transaction, for a route that claims
+    a concurrent request before the route starts its work. `claim_in` and
+    `answer_statement` do the same inside a caller's transaction, for a route that claims
     its key with its first read and stores its answer with its writes
     (`api.idempotency.InlineKey`).
     """
@@ -189,13 +189,7 @@ class IdempotencyKeys:
             self.release(claim)
             return
         with self._sessions()() as session, session.begin():
-            self.store_in(session, claim, status, body, headers)
-
-    def store_in(
-        self, session: Session, claim: Claim, status: int, body: bytes, headers: dict[str, str]
-    ) -> None:
-        """Store a final answer inside the caller's transaction."""
-        session.execute(self.answer_statement(claim, status, body, headers))
+            session.execute(self.answer_statement(claim, status, body, headers))
 
     def answer_statement(
         self, claim: Claim, status: int, body: bytes, headers: dict[str, str]

@@ -234,15 +234,13 @@ def _after_accept(
                 subject_id=task.subject_id,
             )
         )
-    response = None
     if idempotency is not None:
-        response = json_response(answer)
-        writes.append(idempotency.answer_statement(response))
+        writes.append(idempotency.answer_statement(json_response(answer)))
     autocommit_on_postgres(session)
     execute_together(session, writes)
     session.commit()
-    if idempotency is not None and response is not None:
-        idempotency.stored(response)
+    if idempotency is not None:
+        idempotency.stored()
 
 
 def _audit_task(session: Session, access: Access, task: Task, action: str) -> None:
