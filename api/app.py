@@ -86,6 +86,7 @@ def create_app(
             yield
         finally:
             state.temporal.close()
+            await state.store.close()
 
     # Interactive docs (and the schema they read) are for development; production
     # serves none, so that nothing but the probes answers without a token.

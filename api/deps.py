@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from api.auth import AuthError, Principal
 from api.errors import Unauthenticated
-from api.state import AppState
+from api.state import AppState, Store
 from perfloop.settings import Settings
 
 # Dependencies that only compute are `async def`: FastAPI runs a plain `def` dependency
@@ -63,6 +63,14 @@ async def get_session(state: StateDep) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_store(state: StateDep) -> Store:
+    return state.store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+"""For a hot route that runs its own short sessions (`Store.run_autocommit`)."""
 
 
 async def get_temporal(state: StateDep) -> Client:

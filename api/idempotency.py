@@ -25,7 +25,7 @@ Keys of different callers never meet: the same key sent by two people is two key
 
 A route on the hot path may declare `InlineIdempotent` instead: it gets an `InlineKey`
 and claims it inside its own first transaction (`claim_in`, with its read) and stores its
-200 answer with its last writes (`answer_statement`), so that the request costs two
+200 answer with its last writes (`answer_write`), so that the request costs two
 store transactions instead of four. The contract above is the same; the middleware then
 only stores what the route did not (an error raised after the claim, say).
 """
@@ -40,7 +40,6 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Update
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -55,6 +54,7 @@ from api.services.idempotency import (
     request_route,
 )
 from store.models.idempotency import KEY_LENGTH
+from store.together import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class InlineKey:
     raises the replay of a stored answer, 409 or 422 like the `Idempotent` claim); the
     claim holds once that transaction commits, and the route must commit it even when it
     then answers an error, so that the middleware can store or release it.
-    `answer_statement` is the write that stores the 200 answer (`json_response`'s body),
+    `answer_write` is the write that stores the 200 answer (`json_response`'s body),
     to go to the store with the route's last writes, and `stored()` tells the middleware,
     once they are committed, that there is nothing left to store.
     """
@@ -123,13 +123,13 @@ class InlineKey:
             raise IdempotentReplay(outcome)
         self.slot.claim, self.slot.keys = outcome, self.keys
 
-    def answer_statement(self, response: Response) -> Update:
+    def answer_write(self, response: Response) -> Prepared:
         """The write that stores `response` (a 200 from `json_response`), to go to the
         store with the route's own writes (`store.together.execute_together`)."""
         if self.slot.claim is None:
-            raise RuntimeError("answer_statement before claim_in")
+            raise RuntimeError("answer_write before claim_in")
         self._answered = response.status_code
-        return self.keys.answer_statement(
+        return self.keys.answer_write(
             self.slot.claim,
             response.status_code,
             bytes(response.body),
@@ -137,7 +137,7 @@ class InlineKey:
         )
 
     def stored(self) -> None:
-        """The writes with `answer_statement`'s answer are committed."""
+        """The writes with `answer_write`'s answer are committed."""
         self.slot.stored_status = self._answered
 
 
@@ -153,7 +153,7 @@ def _kept_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 
 def json_response(model: BaseModel, status_code: int = 200) -> JSONResponse:
     """The JSON answer FastAPI would render for `model`: a route that stores its answer
-    itself (`InlineKey.answer_statement`) returns this very response."""
+    itself (`InlineKey.answer_write`) returns this very response."""
     return JSONResponse(model.model_dump(mode="json"), status_code=status_code)
 
 

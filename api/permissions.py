@@ -44,7 +44,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi import routing as fastapi_routing
@@ -270,12 +270,20 @@ def management_chain(session: Session, employee: Employee) -> Iterator[str]:
         manager = session.scalar(select(Employee.manager_id).where(Employee.employee_id == manager))
 
 
+class Assigned(Protocol):
+    """What a permission check reads of a task: its assignee (a `Task` row, or a lighter
+    view of one)."""
+
+    @property
+    def assignee_id(self) -> str: ...
+
+
 def relations(
     session: Session,
     user: Principal,
     subject_id: str,
     *,
-    task: Task | None = None,
+    task: Assigned | None = None,
     wanted: Iterable[Relation] = tuple(Relation),
 ) -> frozenset[Relation]:
     """The caller's relationships to `subject_id` (an employee id or `@<group>`), computed
@@ -331,7 +339,7 @@ class Access:
         subject_id: str,
         *,
         not_found: ApiError,
-        task: Task | None = None,
+        task: Assigned | None = None,
     ) -> frozenset[Relation]:
         """Raise unless the declared permission's relationships let the caller at the
         object about `subject_id`: `not_found` (the very error a missing object gets) when
@@ -356,7 +364,7 @@ class Access:
         subject_id: str,
         *,
         not_found: ApiError,
-        task: Task | None = None,
+        task: Assigned | None = None,
     ) -> None:
         """`check` for a caller that needs no relationships back: the allowing ones are
         looked for first, and the others (each may cost a query) only to tell 403 from

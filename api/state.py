@@ -12,9 +12,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -27,6 +30,8 @@ from definitions.errors import PerfloopError
 from perfloop.settings import Settings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 TemporalClientFactory = Callable[[Settings], Awaitable[Client]]
 """Builds the Temporal client from settings; tests inject a fake through `create_app`."""
@@ -78,11 +83,15 @@ class TemporalConnector:
 
 
 class Store:
-    """Sessions on the configured database; the engine is built on first use."""
+    """Sessions on the configured database; the engines are built on first use."""
 
     def __init__(self, settings: Settings) -> None:
         self._url = settings.effective_database_url
+        # PostgreSQL's round trips can wait on the event loop; SQLite's file cannot.
+        self._on_loop = make_url(self._url).get_backend_name() == "postgresql"
         self._factory: sessionmaker[Session] | None = None
+        self._async_engine: AsyncEngine | None = None
+        self._async_factory: async_sessionmaker[AsyncSession] | None = None
 
     def sessions(self) -> sessionmaker[Session]:
         if self._factory is None:
@@ -90,6 +99,42 @@ class Store:
 
             self._factory = session_factory(self._url)
         return self._factory
+
+    async def run_autocommit(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in a session of its own, closed after (rolling back what `work`
+        did not commit), without blocking the event loop: for a hot route's few short
+        statements.
+
+        On PostgreSQL the session is in autocommit, each statement committing on its own
+        (writes that must land together go through `store.together.execute_together`),
+        and its round trips wait on the event loop (psycopg's asyncio mode,
+        `AsyncSession.run_sync`): no hop to a worker thread and back, each a turn at the
+        interpreter's lock behind whatever the loop is running. SQLite, in process, has
+        no round trips to wait for: its session runs in a worker thread, in one
+        transaction that `work` commits.
+        """
+        if not self._on_loop:
+            return await run_in_threadpool(self._run_in_thread, work)
+        async with self._async_sessions()() as session:
+            return await session.run_sync(work)
+
+    def _run_in_thread(self, work: Callable[[Session], T]) -> T:
+        with self.sessions()() as session:
+            return work(session)
+
+    def _async_sessions(self) -> async_sessionmaker[AsyncSession]:
+        if self._async_factory is None:
+            from store.db import build_async_engine
+
+            self._async_engine = build_async_engine(self._url, isolation_level="AUTOCOMMIT")
+            self._async_factory = async_sessionmaker(self._async_engine, expire_on_commit=False)
+        return self._async_factory
+
+    async def close(self) -> None:
+        """Close the async engine's connections (the application's shutdown)."""
+        engine, self._async_engine, self._async_factory = self._async_engine, None, None
+        if engine is not None:
+            await engine.dispose()
 
     def ping(self) -> None:
         """Raise unless the database answers a trivial query."""

@@ -37,6 +37,7 @@ from launch import fresh_postgres_database
 
 from api.app import create_app
 from api.auth import issue_dev_token
+from api.metrics import SUBMIT_STEP
 from definitions.loader import load_file
 from definitions.registry import get_version, publish
 from perfloop.settings import Settings
@@ -165,9 +166,17 @@ async def main() -> None:
         while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
             await asyncio.sleep(0.05)
         await submit_all(args.port, token, task_ids[:WARM_UP])
+        steps_before = step_totals()
         cpu = time.process_time()
         took = await submit_all(args.port, token, task_ids[WARM_UP:])
         cpu = time.process_time() - cpu
+        steps = {
+            step: (
+                total - steps_before.get(step, (0.0, 0))[0],
+                count - steps_before.get(step, (0.0, 0))[1],
+            )
+            for step, (total, count) in step_totals().items()
+        }
         server.should_exit = True
         await serving
         dispose_engines()
@@ -177,6 +186,26 @@ async def main() -> None:
         f"mean {statistics.mean(took) * 1000:.2f} ms; "
         f"CPU {cpu / len(took) * 1000:.2f} ms per submission (API and client together)"
     )
+    print(
+        "  mean ms by step, as the API timed it: "
+        + ", ".join(
+            f"{step} {total / count * 1000:.2f}" for step, (total, count) in steps.items() if count
+        )
+    )
+
+
+def step_totals() -> dict[str, tuple[float, int]]:
+    """Seconds and count of each submit step so far (`perfloop_api_submit_step_seconds`)."""
+    totals: dict[str, list[float]] = {}
+    for metric in SUBMIT_STEP.collect():
+        for sample in metric.samples:
+            step = sample.labels.get("step", "")
+            entry = totals.setdefault(step, [0.0, 0.0])
+            if sample.name.endswith("_sum"):
+                entry[0] = sample.value
+            elif sample.name.endswith("_count"):
+                entry[1] = sample.value
+    return {step: (total, int(count)) for step, (total, count) in totals.items()}
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from api.deps import SessionDep, StateDep, TemporalDep
+from api.deps import SessionDep, StateDep, StoreDep, TemporalDep
 from api.errors import error_responses
 from api.idempotency import InlineIdempotent, json_response
 from api.limits import submit_rate_limit
@@ -35,11 +35,11 @@ async def submit_task(
     body: TaskSubmit,
     access: Annotated[Access, permit("tasks:submit")],
     idempotency_key: InlineIdempotent,
-    session: SessionDep,
+    store: StoreDep,
     temporal: TemporalDep,
 ) -> Response:
     answer = await service.submit_task(
-        session, temporal, access, task_id, body.payload, idempotency=idempotency_key
+        store, temporal, access, task_id, body.payload, idempotency=idempotency_key
     )
     # The very bytes the service stored for the Idempotency-Key.
     return json_response(answer)

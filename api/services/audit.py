@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from api.errors import Unprocessable
@@ -23,6 +23,7 @@ from api.permissions import Access
 from api.schemas.audit import AuditEventPublic, AuditPage
 from store.base import utc_now
 from store.models import AuditEvent
+from store.together import Prepared, bound
 
 SENSITIVE_TASK_KINDS: dict[str, str] = {
     "self_review": "review",
@@ -37,6 +38,23 @@ SENSITIVE_TASK_KINDS: dict[str, str] = {
 }
 """Task kinds whose form, prefill or payload carry reviews, minutes, ratings or pay, and
 which of those they carry (the first half of the audit action, e.g. `review.read`)."""
+
+_EVENTS = cast("Table", AuditEvent.__table__)
+_COLUMNS = (
+    "at",
+    "actor_id",
+    "actor_roles",
+    "action",
+    "resource_type",
+    "resource_id",
+    "subject_id",
+    "reason",
+    "request_id",
+)
+INSERT_EVENT = insert(_EVENTS).values(
+    {name: bound(_EVENTS.c[name], f"audit_{name}") for name in _COLUMNS}
+)
+"""One audit row, built once (see store.together), every value a parameter `audit_*`."""
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
@@ -60,7 +78,7 @@ def record(
     return event
 
 
-def insert_statement(
+def insert_write(
     access: Access,
     action: str,
     *,
@@ -68,11 +86,12 @@ def insert_statement(
     resource_id: str | None,
     subject_id: str | None,
     reason: str | None = None,
-) -> Insert:
-    """`record` as a statement, for writes that go to the store together
+) -> Prepared:
+    """`record` as a write, for writes that go to the store together
     (`store.together.execute_together`)."""
     values = _values(access, action, resource_type, resource_id, subject_id, reason)
-    return insert(cast("Table", AuditEvent.__table__)).values(at=utc_now(), **values)
+    values["at"] = utc_now()
+    return Prepared(INSERT_EVENT, {f"audit_{name}": values[name] for name in _COLUMNS})
 
 
 def _values(

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, Update, delete, select, update
+from sqlalchemy import CursorResult, Table, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import Conflict, Unprocessable
 from store.base import utc_now
 from store.models import IdempotencyKey
 from store.models.idempotency import ROUTE_LENGTH
+from store.together import Prepared, bound
 from store.upsert import insert_if_absent_returning
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,23 @@ log = logging.getLogger(__name__)
 NOT_STORED = frozenset({401, 403, 408, 425, 429})
 PURGE_EVERY = timedelta(minutes=10)
 CLAIM_ATTEMPTS = 3
+
+
+_KEYS = cast("Table", IdempotencyKey.__table__)
+# On the table, not the mapped class: a plain UPDATE, without the ORM's bulk machinery
+# (it evaluates the statement against the session for nothing); built once (see
+# store.together), its parameters named apart from the writes it goes with.
+STORE_ANSWER = (
+    update(_KEYS)
+    .where(_KEYS.c.id == bound(_KEYS.c.id, "answer_key_id"), _KEYS.c.status == "in_flight")
+    .values(
+        status="done",
+        response_status=bound(_KEYS.c.response_status, "answer_status"),
+        response_body=bound(_KEYS.c.response_body, "answer_body"),
+        response_headers=bound(_KEYS.c.response_headers, "answer_headers"),
+        expires_at=bound(_KEYS.c.expires_at, "answer_expires_at"),
+    )
+)
 
 
 def is_final(status: int) -> bool:
@@ -93,7 +111,7 @@ class IdempotencyKeys:
 
     Each call is its own short transaction, committed at once: a claim must be visible to
     a concurrent request before the route starts its work. `claim_in` and
-    `answer_statement` do the same inside a caller's transaction, for a route that claims
+    `answer_write` do the same inside a caller's transaction, for a route that claims
     its key with its first read and stores its answer with its writes
     (`api.idempotency.InlineKey`).
     """
@@ -188,29 +206,26 @@ class IdempotencyKeys:
         if not is_final(status):
             self.release(claim)
             return
+        answer = self.answer_write(claim, status, body, headers)
         with self._sessions()() as session, session.begin():
-            session.execute(self.answer_statement(claim, status, body, headers))
+            session.execute(answer.statement, dict(answer.params))
 
-    def answer_statement(
+    def answer_write(
         self, claim: Claim, status: int, body: bytes, headers: dict[str, str]
-    ) -> Update:
+    ) -> Prepared:
         """The write that stores a final answer, for a caller that sends it to the store
         with the writes it answers for, so that both or neither land."""
         if not is_final(status):
             raise ValueError(f"a {status} answer is not stored (see api.idempotency)")
-        # On the table, not the mapped class: a plain UPDATE, without the ORM's bulk
-        # machinery (it evaluates the statement against the session for nothing).
-        keys = cast("Table", IdempotencyKey.__table__)
-        return (
-            update(keys)
-            .where(keys.c.id == claim.row_id, keys.c.status == "in_flight")
-            .values(
-                status="done",
-                response_status=status,
-                response_body=body.decode("utf-8", errors="replace"),
-                response_headers=headers,
-                expires_at=self.clock() + self.ttl,
-            )
+        return Prepared(
+            STORE_ANSWER,
+            {
+                "answer_key_id": claim.row_id,
+                "answer_status": status,
+                "answer_body": body.decode("utf-8", errors="replace"),
+                "answer_headers": headers,
+                "answer_expires_at": self.clock() + self.ttl,
+            },
         )
 
     def release(self, claim: Claim) -> None:

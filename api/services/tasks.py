@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from functools import partial
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.errors import ApiError, NotFound, ServiceUnavailable
@@ -33,7 +35,7 @@ from api.services.hints import task_hints
 from store.base import utc_now
 from store.models import Task
 from store.monitoring import OPEN_TASK_STATUSES
-from store.together import Write, autocommit_on_postgres, execute_together
+from store.together import Prepared, bound, execute_together
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
 SUBMIT_UPDATE = "submit_task"
@@ -43,6 +45,55 @@ managers, and shown to nobody but the assignee without an HR admin's stated reas
 SUBMIT_TIMEOUT = timedelta(seconds=30)
 """How long a submission waits for the workflow before answering 503 (retry it with the
 same Idempotency-Key: it is applied at most once)."""
+
+
+T = TypeVar("T")
+
+_TASKS = cast("Table", Task.__table__)
+# The submit route's statements, built once (see store.together): plain Core on the
+# table, without the ORM's loading or bulk machinery.
+READ_FOR_SUBMIT = select(
+    _TASKS.c.task_id,
+    _TASKS.c.workflow_id,
+    _TASKS.c.kind,
+    _TASKS.c.subject_id,
+    _TASKS.c.assignee_id,
+).where(_TASKS.c.task_id == bound(_TASKS.c.task_id, "task_id"))
+MARK_SUBMITTED = (
+    update(_TASKS)
+    .where(
+        _TASKS.c.task_id == bound(_TASKS.c.task_id, "mark_task_id"),
+        _TASKS.c.revision < bound(_TASKS.c.revision, "mark_revision"),
+        # Equalities rather than IN: an IN list is expanded into the SQL on every run.
+        or_(*(_TASKS.c.status == status for status in OPEN_TASK_STATUSES)),
+    )
+    .values(
+        status="submitted",
+        submitted_at=bound(_TASKS.c.submitted_at, "mark_submitted_at"),
+        submitted_by=bound(_TASKS.c.submitted_by, "mark_submitted_by"),
+        late=bound(_TASKS.c.late, "mark_late"),
+        # Explicitly: a CTE part gets no Python-side onupdate.
+        updated_at=bound(_TASKS.c.updated_at, "mark_updated_at"),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitTarget:
+    """What a submission reads of its task row."""
+
+    task_id: str
+    workflow_id: str
+    kind: str
+    subject_id: str
+    assignee_id: str
+
+
+class SessionRunner(Protocol):
+    """Runs `work(session)` in a session of its own, in autocommit on PostgreSQL, without
+    blocking the event loop (`api.state.Store.run_autocommit`)."""
+
+    async def run_autocommit(self, work: Callable[[Session], T]) -> T: ...
 
 
 def not_found(task_id: str) -> NotFound:
@@ -116,7 +167,7 @@ def submission_update_id(task_id: str, submitter_id: str, idempotency_key: str |
 
 
 async def submit_task(
-    session: Session,
+    store: SessionRunner,
     client: Client,
     access: Access,
     task_id: str,
@@ -129,11 +180,14 @@ async def submit_task(
 
     The store is met twice, once on each side of the Update: the Idempotency-Key claimed
     and the task read, then the task's mark, audit entry and stored answer together. On
-    PostgreSQL that is three statements in all, each committing on its own.
+    PostgreSQL that is three statements in all, each committing on its own, built once
+    at import and waited for on the event loop (`Store.run_autocommit`).
     """
     user = access.user
     began = time.perf_counter()
-    task = await run_in_threadpool(_claim_and_read, session, access, task_id, idempotency)
+    task = await store.run_autocommit(
+        partial(_claim_and_read, access=access, task_id=task_id, idempotency=idempotency)
+    )
     read = time.perf_counter()
     SUBMIT_STEP.labels("store_before").observe(read - began)
     handle = client.get_workflow_handle(task.workflow_id)
@@ -165,28 +219,41 @@ async def submit_task(
         accepted_at=result.accepted_at,
     )
     action = audit.task_action(task.kind, "submit")
-    await run_in_threadpool(
-        _after_accept, session, access, task, result, action, idempotency, answer
+    await store.run_autocommit(
+        partial(
+            _after_accept,
+            access=access,
+            task=task,
+            result=result,
+            action=action,
+            idempotency=idempotency,
+            answer=answer,
+        )
     )
     SUBMIT_STEP.labels("store_after").observe(time.perf_counter() - accepted)
     return answer
 
 
 def _claim_and_read(
-    session: Session, access: Access, task_id: str, idempotency: InlineKey | None
-) -> Task:
+    session: Session, *, access: Access, task_id: str, idempotency: InlineKey | None
+) -> SubmitTarget:
     """The Idempotency-Key's claim, then the caller's task, ended before the route waits
     on the workflow: a session in a transaction holds a pooled connection, and fifty
     people submitting at once would hold the whole pool for as long as their Updates take
     (the rest then time out waiting for one).
 
     The claim holds whatever the read finds (a 404 is stored and replays like any
-    answer), so on PostgreSQL each statement commits on its own: two round trips."""
-    autocommit_on_postgres(session)
+    answer), so on PostgreSQL each statement commits on its own: two round trips. The
+    read takes the five columns a submission needs, without the ORM's loading (a task's
+    prefill can be large)."""
     if idempotency is not None:
         idempotency.claim_in(session)
     try:
-        task = authorised_task(session, access, task_id)
+        row = session.execute(READ_FOR_SUBMIT, {"task_id": task_id}).one_or_none()
+        if row is None:
+            raise not_found(task_id)
+        task = SubmitTarget(*row)
+        access.require(session, task.subject_id, task=task, not_found=not_found(task_id))
     except ApiError:
         session.commit()
         raise
@@ -196,8 +263,9 @@ def _claim_and_read(
 
 def _after_accept(
     session: Session,
+    *,
     access: Access,
-    task: Task,
+    task: SubmitTarget,
     result: SubmitTaskResult,
     action: str | None,
     idempotency: InlineKey | None,
@@ -206,27 +274,24 @@ def _after_accept(
     """Together (one statement on PostgreSQL): the task row marked submitted (unless the
     workflow's own write, or a later reopening, got there first), the audit entry of a
     sensitive kind, and the answer stored for the Idempotency-Key."""
-    writes: list[Write] = []
+    writes: list[Prepared] = []
     if result.revision is not None:
-        rows = cast("Table", Task.__table__)  # a plain UPDATE, without the ORM's bulk machinery
         writes.append(
-            update(rows)
-            .where(
-                rows.c.task_id == task.task_id,
-                rows.c.revision < result.revision,
-                rows.c.status.in_(OPEN_TASK_STATUSES),
-            )
-            .values(
-                status="submitted",
-                submitted_at=result.accepted_at,
-                submitted_by=access.user.subject,
-                late=result.late,
-                updated_at=utc_now(),  # explicitly: a CTE part gets no Python-side onupdate
+            Prepared(
+                MARK_SUBMITTED,
+                {
+                    "mark_task_id": task.task_id,
+                    "mark_revision": result.revision,
+                    "mark_submitted_at": result.accepted_at,
+                    "mark_submitted_by": access.user.subject,
+                    "mark_late": result.late,
+                    "mark_updated_at": utc_now(),
+                },
             )
         )
     if action is not None:
         writes.append(
-            audit.insert_statement(
+            audit.insert_write(
                 access,
                 action,
                 resource_type="task",
@@ -235,8 +300,7 @@ def _after_accept(
             )
         )
     if idempotency is not None:
-        writes.append(idempotency.answer_statement(json_response(answer)))
-    autocommit_on_postgres(session)
+        writes.append(idempotency.answer_write(json_response(answer)))
     execute_together(session, writes)
     session.commit()
     if idempotency is not None:
