@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
@@ -122,6 +122,15 @@ class InlineKey:
         if isinstance(outcome, StoredResponse):
             raise IdempotentReplay(outcome)
         self.slot.claim, self.slot.keys = outcome, self.keys
+
+    def claim_parameters(self) -> dict[str, Any]:
+        """For a route that claims with its own statement (`CLAIM_IF_ABSENT` in a CTE);
+        it reports the row it inserted with `claimed`, or calls `claim_in` when none was."""
+        return self.keys.claim_parameters(self.user_id, self.key, self.route, self.digest)
+
+    def claimed(self, row_id: int) -> None:
+        """The route's own statement inserted this key's row (`claim_parameters`)."""
+        self.slot.claim, self.slot.keys = Claim(row_id, self.user_id, self.key), self.keys
 
     def answer_write(self, response: Response) -> Prepared:
         """The write that stores `response` (a 200 from `json_response`), to go to the

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Workflows kept in memory between tasks; the rest replay when they wake.",
     )
+    worker_sandbox: bool = Field(
+        default=True,
+        description="Run workflow code in Temporal's sandbox, which refuses non-deterministic "
+        "calls at run time. Off saves the sandbox's cost on every workflow task (bench/README.md); "
+        "the test suite runs every workflow in the strict sandbox either way.",
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

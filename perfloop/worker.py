@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.hris.base import Hris
@@ -58,7 +58,19 @@ PASSTHROUGH_MODULES = (
 SessionFactory = sessionmaker[Session]
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
+def workflow_runner(*, sandbox: bool = True) -> WorkflowRunner:
+    """The sandbox with our pure modules passed through, or, with `sandbox=False`
+    (`PERFLOOP_WORKER_SANDBOX=false`), no sandbox.
+
+    Without it, a workflow task skips the sandbox's entry and exit around every step,
+    including the serialization-context lookup the SDK makes for each payload sequence
+    it encodes or decodes: most of a worker's own CPU for an Update (bench/README.md).
+    What is lost is the run-time refusal of non-deterministic calls; the tests run every
+    workflow in the strict sandbox and replay the saved histories, where such calls are
+    caught before release.
+    """
+    if not sandbox:
+        return UnsandboxedWorkflowRunner()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
@@ -176,7 +188,7 @@ def build_worker(
         workflows=[CycleWorkflow, ParticipantWorkflow, MonitorWorkflow],
         activities=registered,
         activity_executor=executor,
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(sandbox=settings.worker_sandbox),
         max_concurrent_activities=max_activities,
         max_concurrent_local_activities=max_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
@@ -228,7 +240,12 @@ async def run_worker(
     worker = build_worker(client, settings)
     try:
         async with worker:
-            log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+            log.info(
+                "worker polling %s on %s (workflow sandbox %s)",
+                settings.task_queue,
+                settings.temporal_address,
+                "on" if settings.worker_sandbox else "off",
+            )
             if ready is not None:
                 ready(worker)
             await stop.wait()

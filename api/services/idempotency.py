@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, delete, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import Conflict, Unprocessable
@@ -46,6 +47,25 @@ STORE_ANSWER = (
         response_headers=bound(_KEYS.c.response_headers, "answer_headers"),
         expires_at=bound(_KEYS.c.expires_at, "answer_expires_at"),
     )
+)
+
+# PostgreSQL: the claim of a key not seen before, as a statement a route can read with
+# (a CTE: `api.services.tasks` claims and reads its task in one round trip). No row
+# comes back when the key is there; `claim_in` then decides replay, 409 or 422.
+CLAIM_IF_ABSENT = (
+    postgresql.insert(_KEYS)
+    .values(
+        user_id=bound(_KEYS.c.user_id, "claim_user_id"),
+        key=bound(_KEYS.c.key, "claim_key"),
+        route=bound(_KEYS.c.route, "claim_route"),
+        body_sha256=bound(_KEYS.c.body_sha256, "claim_body_sha256"),
+        status="in_flight",
+        created_at=bound(_KEYS.c.created_at, "claim_created_at"),
+        claimed_at=bound(_KEYS.c.claimed_at, "claim_claimed_at"),
+        expires_at=bound(_KEYS.c.expires_at, "claim_expires_at"),
+    )
+    .on_conflict_do_nothing(index_elements=[_KEYS.c.user_id, _KEYS.c.key])
+    .returning(_KEYS.c.id)
 )
 
 
@@ -135,6 +155,19 @@ class IdempotencyKeys:
         used for another request) or 409 (that request is still running)."""
         with self._sessions()() as session, session.begin():
             return self.claim_in(session, user_id, key, route, digest)
+
+    def claim_parameters(self, user_id: str, key: str, route: str, digest: str) -> dict[str, Any]:
+        """The parameters of `CLAIM_IF_ABSENT` for this request."""
+        now = self.clock()
+        return {
+            "claim_user_id": user_id,
+            "claim_key": key,
+            "claim_route": route,
+            "claim_body_sha256": digest,
+            "claim_created_at": now,
+            "claim_claimed_at": now,
+            "claim_expires_at": now + self.ttl,
+        }
 
     def claim_in(
         self, session: Session, user_id: str, key: str, route: str, digest: str

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -32,10 +32,11 @@ from api.schemas.tasks import FormPublic, TaskDetail, TaskPublic, TaskSubmitted
 from api.services import audit
 from api.services.forms import FormCatalog
 from api.services.hints import task_hints
+from api.services.idempotency import CLAIM_IF_ABSENT
 from store.base import utc_now
 from store.models import Task
 from store.monitoring import OPEN_TASK_STATUSES
-from store.together import Prepared, bound, execute_together
+from store.together import Prepared, bound, execute_together, is_postgres
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
 SUBMIT_UPDATE = "submit_task"
@@ -59,6 +60,13 @@ READ_FOR_SUBMIT = select(
     _TASKS.c.subject_id,
     _TASKS.c.assignee_id,
 ).where(_TASKS.c.task_id == bound(_TASKS.c.task_id, "task_id"))
+_CLAIM = CLAIM_IF_ABSENT.cte("claim")
+# PostgreSQL, a key's first use: its claim and the task read in one statement. The claim
+# row joins the task row, or nothing when there is no such task (a 404, stored like any
+# answer); no row at all means the key was there already.
+CLAIM_AND_READ = select(_CLAIM.c.id, *READ_FOR_SUBMIT.selected_columns).select_from(
+    _CLAIM.outerjoin(_TASKS, _TASKS.c.task_id == bound(_TASKS.c.task_id, "task_id"))
+)
 MARK_SUBMITTED = (
     update(_TASKS)
     .where(
@@ -243,13 +251,22 @@ def _claim_and_read(
     (the rest then time out waiting for one).
 
     The claim holds whatever the read finds (a 404 is stored and replays like any
-    answer), so on PostgreSQL each statement commits on its own: two round trips. The
-    read takes the five columns a submission needs, without the ORM's loading (a task's
-    prefill can be large)."""
-    if idempotency is not None:
-        idempotency.claim_in(session)
-    try:
+    answer). On PostgreSQL a key's first use is one round trip (`CLAIM_AND_READ`); a
+    key seen before, or SQLite, takes two. The read takes the five columns a submission
+    needs, without the ORM's loading (a task's prefill can be large)."""
+    joined = None
+    if idempotency is not None and is_postgres(session):
+        parameters = {**idempotency.claim_parameters(), "task_id": task_id}
+        joined = session.execute(CLAIM_AND_READ, parameters).one_or_none()
+    row: Sequence[Any] | None
+    if idempotency is not None and joined is not None:
+        idempotency.claimed(joined[0])
+        row = None if joined[1] is None else joined[1:]
+    else:
+        if idempotency is not None:
+            idempotency.claim_in(session)
         row = session.execute(READ_FOR_SUBMIT, {"task_id": task_id}).one_or_none()
+    try:
         if row is None:
             raise not_found(task_id)
         task = SubmitTarget(*row)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 
 from api.errors import ApiError
 from api.permissions import declared_permissions, guarded_routes
@@ -277,6 +277,43 @@ async def test_the_submit_stores_the_very_bytes_it_sent_with_the_task_mark(
     task_id = task_url.removeprefix("/v1/tasks/").removesuffix("/submit")
     with session_scope(db) as session:
         assert session.get(Task, task_id).status == "submitted"  # type: ignore[union-attr]
+
+
+async def test_a_first_use_of_a_key_claims_it_with_the_task_read(
+    client: AsyncClient, task_url: str, auth: Token, temporal: FakeTemporal, db: str
+) -> None:
+    """Before the Update, a new key costs one statement on PostgreSQL (the claim and the
+    read together) and two on SQLite; a replay sends no Update at all."""
+    sent: list[str] = []
+    before_update: list[list[str]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    def accept(submission: SubmitTaskInput) -> SubmitTaskResult:
+        before_update.append(list(sent))
+        return accepted(submission)
+
+    temporal.update_outcomes["submit_task"] = accept
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        first = await client.post(task_url, json={"payload": GOALS}, headers=keyed(auth, "f"))
+        again = await client.post(task_url, json={"payload": GOALS}, headers=keyed(auth, "f"))
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+    assert first.status_code == again.status_code == 200, first.text
+    assert again.headers["idempotent-replayed"] == "true"
+    # The app's first request also sweeps expired keys (housekeeping, every few minutes).
+    statements = [s for s in before_update[0] if not s.startswith("DELETE FROM idempotency")]
+    assert len(before_update) == 1
+    if db.startswith("postgresql"):
+        [claim_and_read] = statements
+        assert claim_and_read.lstrip().startswith("WITH claim AS")
+    else:
+        assert [s.split()[0].upper() for s in statements] == ["INSERT", "SELECT"]
+    [row] = key_rows(db)
+    assert (row.status, row.response_body) == ("done", first.text)
 
 
 async def test_a_sensitive_submit_marks_audits_and_stores_in_one_go(

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from perfloop.settings import Settings
 from perfloop.worker import (
@@ -39,6 +40,13 @@ async def test_every_activity_the_workflows_call_is_registered_once(
         "MonitorWorkflow",
     }
     assert config["max_cached_workflows"] == settings.worker_max_cached_workflows
+    assert isinstance(config["workflow_runner"], SandboxedWorkflowRunner)
+
+
+async def test_the_sandbox_can_be_turned_off(local_env: WorkflowEnvironment, db: str) -> None:
+    settings = Settings(database_url=db, task_queue="unsandboxed-test", worker_sandbox=False)
+    worker = build_worker(local_env.client, settings, session_factory=session_factory(db))
+    assert isinstance(worker.config()["workflow_runner"], UnsandboxedWorkflowRunner)
 
 
 async def test_run_worker_polls_until_told_to_stop(local_env: WorkflowEnvironment, db: str) -> None:
