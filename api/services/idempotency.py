@@ -52,18 +52,19 @@ STORE_ANSWER = (
 # PostgreSQL: the claim of a key not seen before, as a statement a route can read with
 # (a CTE: `api.services.tasks` claims and reads its task in one round trip). No row
 # comes back when the key is there; `claim_in` then decides replay, 409 or 422.
+_CLAIMED_COLUMNS = (
+    "user_id",
+    "key",
+    "route",
+    "body_sha256",
+    "status",
+    "created_at",
+    "claimed_at",
+    "expires_at",
+)
 CLAIM_IF_ABSENT = (
     postgresql.insert(_KEYS)
-    .values(
-        user_id=bound(_KEYS.c.user_id, "claim_user_id"),
-        key=bound(_KEYS.c.key, "claim_key"),
-        route=bound(_KEYS.c.route, "claim_route"),
-        body_sha256=bound(_KEYS.c.body_sha256, "claim_body_sha256"),
-        status="in_flight",
-        created_at=bound(_KEYS.c.created_at, "claim_created_at"),
-        claimed_at=bound(_KEYS.c.claimed_at, "claim_claimed_at"),
-        expires_at=bound(_KEYS.c.expires_at, "claim_expires_at"),
-    )
+    .values({name: bound(_KEYS.c[name], f"claim_{name}") for name in _CLAIMED_COLUMNS})
     .on_conflict_do_nothing(index_elements=[_KEYS.c.user_id, _KEYS.c.key])
     .returning(_KEYS.c.id)
 )
@@ -158,15 +159,21 @@ class IdempotencyKeys:
 
     def claim_parameters(self, user_id: str, key: str, route: str, digest: str) -> dict[str, Any]:
         """The parameters of `CLAIM_IF_ABSENT` for this request."""
+        values = self._claim_values(user_id, key, route, digest)
+        return {f"claim_{name}": value for name, value in values.items()}
+
+    def _claim_values(self, user_id: str, key: str, route: str, digest: str) -> dict[str, Any]:
+        """The row that claims `key` now (`_CLAIMED_COLUMNS`)."""
         now = self.clock()
         return {
-            "claim_user_id": user_id,
-            "claim_key": key,
-            "claim_route": route,
-            "claim_body_sha256": digest,
-            "claim_created_at": now,
-            "claim_claimed_at": now,
-            "claim_expires_at": now + self.ttl,
+            "user_id": user_id,
+            "key": key,
+            "route": route,
+            "body_sha256": digest,
+            "status": "in_flight",
+            "created_at": now,
+            "claimed_at": now,
+            "expires_at": now + self.ttl,
         }
 
     def claim_in(
@@ -175,17 +182,8 @@ class IdempotencyKeys:
         """`claim` inside the caller's transaction: the claim holds once the caller commits
         (a rival's insert of the same key waits on the unique index until then)."""
         for _ in range(CLAIM_ATTEMPTS):
-            now = self.clock()
-            values = {
-                "user_id": user_id,
-                "key": key,
-                "route": route,
-                "body_sha256": digest,
-                "status": "in_flight",
-                "created_at": now,
-                "claimed_at": now,
-                "expires_at": now + self.ttl,
-            }
+            values = self._claim_values(user_id, key, route, digest)
+            now = values["claimed_at"]
             row_id = insert_if_absent_returning(
                 session, IdempotencyKey, values, ["user_id", "key"], "id"
             )

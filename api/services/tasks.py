@@ -188,8 +188,8 @@ async def submit_task(
 
     The store is met twice, once on each side of the Update: the Idempotency-Key claimed
     and the task read, then the task's mark, audit entry and stored answer together. On
-    PostgreSQL that is three statements in all, each committing on its own, built once
-    at import and waited for on the event loop (`Store.run_autocommit`).
+    PostgreSQL that is two statements when the key is new, each committing on its own,
+    built once at import and waited for on the event loop (`Store.run_autocommit`).
     """
     user = access.user
     began = time.perf_counter()
@@ -254,18 +254,7 @@ def _claim_and_read(
     answer). On PostgreSQL a key's first use is one round trip (`CLAIM_AND_READ`); a
     key seen before, or SQLite, takes two. The read takes the five columns a submission
     needs, without the ORM's loading (a task's prefill can be large)."""
-    joined = None
-    if idempotency is not None and is_postgres(session):
-        parameters = {**idempotency.claim_parameters(), "task_id": task_id}
-        joined = session.execute(CLAIM_AND_READ, parameters).one_or_none()
-    row: Sequence[Any] | None
-    if idempotency is not None and joined is not None:
-        idempotency.claimed(joined[0])
-        row = None if joined[1] is None else joined[1:]
-    else:
-        if idempotency is not None:
-            idempotency.claim_in(session)
-        row = session.execute(READ_FOR_SUBMIT, {"task_id": task_id}).one_or_none()
+    row = _claim_then_read(session, task_id, idempotency)
     try:
         if row is None:
             raise not_found(task_id)
@@ -276,6 +265,21 @@ def _claim_and_read(
         raise
     session.commit()
     return task
+
+
+def _claim_then_read(
+    session: Session, task_id: str, idempotency: InlineKey | None
+) -> Sequence[Any] | None:
+    """The key's claim (raising its replay, 409 or 422), then the task's row or None."""
+    if idempotency is not None and is_postgres(session):
+        parameters = {**idempotency.claim_parameters(), "task_id": task_id}
+        joined = session.execute(CLAIM_AND_READ, parameters).one_or_none()
+        if joined is not None:  # a new key: claimed, and the task read with it
+            idempotency.claimed(joined[0])
+            return None if joined[1] is None else joined[1:]
+    if idempotency is not None:
+        idempotency.claim_in(session)
+    return session.execute(READ_FOR_SUBMIT, {"task_id": task_id}).one_or_none()
 
 
 def _after_accept(
