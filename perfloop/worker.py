@@ -18,12 +18,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.hris.base import Hris
 from activities.notify.base import Notifier
+from perfloop.runner import ContextFreeSandboxRunner, ignores_context
 from perfloop.settings import Settings
 from workflows.cycle import CycleWorkflow
 from workflows.monitor import MonitorWorkflow
@@ -58,22 +60,29 @@ PASSTHROUGH_MODULES = (
 SessionFactory = sessionmaker[Session]
 
 
-def workflow_runner(*, sandbox: bool = True) -> WorkflowRunner:
+def workflow_runner(
+    *, sandbox: bool = True, converter: DataConverter | None = None
+) -> WorkflowRunner:
     """The sandbox with our pure modules passed through, or, with `sandbox=False`
     (`PERFLOOP_WORKER_SANDBOX=false`), no sandbox.
 
-    Without it, a workflow task skips the sandbox's entry and exit around every step,
-    including the serialization-context lookup the SDK makes for each payload sequence
-    it encodes or decodes: most of a worker's own CPU for an Update (bench/README.md).
-    What is lost is the run-time refusal of non-deterministic calls; the tests run every
-    workflow in the strict sandbox and replay the saved histories, where such calls are
-    caught before release.
+    When `converter` ignores serialization contexts (ours does, encrypted or not), the
+    sandbox is wrapped so that the SDK's context lookup for every payload sequence it
+    encodes or decodes is answered without entering the sandbox (`perfloop.runner`):
+    that lookup was most of a worker's own CPU for an Update (bench/README.md). Without
+    the sandbox a workflow task also skips the sandbox's entry and exit around each
+    activation; what is lost is the run-time refusal of non-deterministic calls. The
+    tests run every workflow in the strict sandbox and replay the saved histories, where
+    such calls are caught before release.
     """
     if not sandbox:
         return UnsandboxedWorkflowRunner()
-    return SandboxedWorkflowRunner(
+    runner = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
+    if converter is not None and ignores_context(converter):
+        return ContextFreeSandboxRunner(runner)
+    return runner
 
 
 def activity_methods(*holders: object) -> list[Callable[..., Any]]:
@@ -188,7 +197,9 @@ def build_worker(
         workflows=[CycleWorkflow, ParticipantWorkflow, MonitorWorkflow],
         activities=registered,
         activity_executor=executor,
-        workflow_runner=workflow_runner(sandbox=settings.worker_sandbox),
+        workflow_runner=workflow_runner(
+            sandbox=settings.worker_sandbox, converter=client.data_converter
+        ),
         max_concurrent_activities=max_activities,
         max_concurrent_local_activities=max_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,

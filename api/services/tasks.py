@@ -99,9 +99,10 @@ class SubmitTarget:
 
 class SessionRunner(Protocol):
     """Runs `work(session)` in a session of its own, in autocommit on PostgreSQL, without
-    blocking the event loop (`api.state.Store.run_autocommit`)."""
+    blocking the event loop; with `durable=False` its commits do not wait for the disk
+    (`api.state.Store.run_autocommit`)."""
 
-    async def run_autocommit(self, work: Callable[[Session], T]) -> T: ...
+    async def run_autocommit(self, work: Callable[[Session], T], *, durable: bool = True) -> T: ...
 
 
 def not_found(task_id: str) -> NotFound:
@@ -190,11 +191,20 @@ async def submit_task(
     and the task read, then the task's mark, audit entry and stored answer together. On
     PostgreSQL that is two statements when the key is new, each committing on its own,
     built once at import and waited for on the event loop (`Store.run_autocommit`).
+
+    Neither commit waits for the disk unless it holds an audit entry (`durable=False`):
+    all they hold is redone by a retry with the same key after a PostgreSQL crash. A
+    lost claim is claimed again and its Update, sent again with the same id, answers
+    what the workflow decided the first time without applying it twice (and a task
+    already submitted is no longer open, should the run have moved on); a lost mark is
+    the workflow's own write a moment later; a lost answer leaves the claim in flight
+    until its lease ends, and the retry then goes the way of a lost claim.
     """
     user = access.user
     began = time.perf_counter()
     task = await store.run_autocommit(
-        partial(_claim_and_read, access=access, task_id=task_id, idempotency=idempotency)
+        partial(_claim_and_read, access=access, task_id=task_id, idempotency=idempotency),
+        durable=False,
     )
     read = time.perf_counter()
     SUBMIT_STEP.labels("store_before").observe(read - began)
@@ -236,7 +246,8 @@ async def submit_task(
             action=action,
             idempotency=idempotency,
             answer=answer,
-        )
+        ),
+        durable=action is not None,
     )
     SUBMIT_STEP.labels("store_after").observe(time.perf_counter() - accepted)
     return answer

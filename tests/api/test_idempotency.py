@@ -20,6 +20,7 @@ from sqlalchemy import Engine, event, func, select
 from api.errors import ApiError
 from api.permissions import declared_permissions, guarded_routes
 from api.services.idempotency import Claim, IdempotencyKeys, StoredResponse, body_sha256, is_final
+from api.state import DURABLE_OPTION
 from store.db import session_factory, session_scope
 from store.models import AuditEvent, IdempotencyKey, Task
 from tests.api.conftest import T0, FakeTemporal, Token, add_tasks, make_task
@@ -343,6 +344,40 @@ async def test_a_sensitive_submit_marks_audits_and_stores_in_one_go(
             select(AuditEvent.action).where(AuditEvent.resource_id == task_id)
         ).all()
     assert actions == ["review.submit"]
+
+
+async def test_only_a_submission_with_an_audit_entry_waits_for_the_disk(
+    client: AsyncClient, seeded: str, task_url: str, auth: Token, temporal: FakeTemporal, db: str
+) -> None:
+    """On PostgreSQL the claim and an unaudited closing write commit without waiting for
+    the WAL flush (a retry redoes them); the closing write that holds an audit entry
+    waits."""
+    if not db.startswith("postgresql"):
+        pytest.skip("SQLite's store steps run in one durable transaction each")
+    [review_id] = add_tasks(
+        seeded, make_task(kind="self_review", phase="evaluation", form="self-review")
+    )
+    temporal.update_outcomes["submit_task"] = lambda s: SubmitTaskResult(
+        task_id=s.task_id, status="submitted", late=False, accepted_at=T0, revision=1
+    )
+    seen: list[tuple[str, bool | None]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        durable = conn.get_execution_options().get(DURABLE_OPTION)
+        seen.append((statement.split()[0].upper(), durable))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        review_url = f"/v1/tasks/{review_id}/submit"
+        for url, key, payload in ((task_url, "g", GOALS), (review_url, "r", {"x": 1})):
+            answer = await client.post(url, json={"payload": payload}, headers=keyed(auth, key))
+            assert answer.status_code == 200, answer.text
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+    steps = [(verb, durable) for verb, durable in seen if durable is not None]
+    # Each submission: the claim with the task read, then the closing writes together.
+    assert steps == [("WITH", False), ("WITH", False), ("WITH", False), ("WITH", True)]
 
 
 async def test_a_submit_refused_before_the_workflow_is_stored_and_replays(

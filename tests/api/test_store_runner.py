@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from api.state import Store
@@ -106,3 +106,44 @@ async def test_an_idle_postgres_connection_found_dead_is_replaced_before_use(
     await asyncio.sleep(PING_AFTER_IDLE_SECONDS + 0.2)
 
     assert await store.run_autocommit(backend) not in (0, first)
+
+
+async def test_commits_wait_for_the_disk_unless_told_not_to(db: str, store: Store) -> None:
+    """`durable=False` runs on connections with `synchronous_commit = off`; what they
+    commit is visible to every other session at once."""
+
+    def setting(session: Session) -> str | None:
+        return session.scalar(text("SHOW synchronous_commit")) if not is_sqlite(db) else None
+
+    def claim(session: Session) -> None:
+        session.execute(INSERT_KEY, {"key": "fast", "digest": "2" * 64})
+        session.commit()
+
+    await store.run_autocommit(claim, durable=False)
+    assert keys(db) == ["fast"]
+    if is_sqlite(db):
+        return  # one file, one transaction per work: nothing to choose
+    assert await store.run_autocommit(setting) == "on"
+    assert await store.run_autocommit(setting, durable=False) == "off"
+    assert await store.run_autocommit(setting, durable=True) == "on"
+
+
+async def test_the_urls_own_connection_options_are_kept(db: str, tmp_path: Path) -> None:
+    if is_sqlite(db):
+        pytest.skip("libpq connection options")
+    url = make_url(db).update_query_dict({"options": "-c application_name=perfloop-probe"})
+    store = Store(Settings(home=tmp_path / "home", database_url=url.render_as_string(False)))
+    try:
+
+        def settings_seen(session: Session) -> tuple[str | None, str | None]:
+            return (
+                session.scalar(text("SHOW application_name")),
+                session.scalar(text("SHOW synchronous_commit")),
+            )
+
+        assert await store.run_autocommit(settings_seen, durable=False) == (
+            "perfloop-probe",
+            "off",
+        )
+    finally:
+        await store.close()

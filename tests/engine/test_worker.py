@@ -9,6 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from perfloop.runner import ContextFreeSandboxRunner
 from perfloop.settings import Settings
 from perfloop.worker import (
     activity_names,
@@ -40,7 +41,9 @@ async def test_every_activity_the_workflows_call_is_registered_once(
         "MonitorWorkflow",
     }
     assert config["max_cached_workflows"] == settings.worker_max_cached_workflows
-    assert isinstance(config["workflow_runner"], SandboxedWorkflowRunner)
+    runner = config["workflow_runner"]
+    assert isinstance(runner, ContextFreeSandboxRunner)
+    assert isinstance(runner.inner, SandboxedWorkflowRunner)
 
 
 async def test_the_sandbox_can_be_turned_off(local_env: WorkflowEnvironment, db: str) -> None:
