@@ -37,7 +37,7 @@ NOT_FLUSHED = "-c synchronous_commit=off"
 """libpq `options` of the connections whose commits do not wait for the WAL flush."""
 DURABLE_OPTION = "perfloop_durable"
 """The execution option that says which of `Store.run_autocommit`'s pools ran a
-statement (SQLAlchemy's `Connection.get_execution_options()`): for tests and logs."""
+statement (SQLAlchemy's `Connection.get_execution_options()`, which event listeners see)."""
 
 TemporalClientFactory = Callable[[Settings], Awaitable[Client]]
 """Builds the Temporal client from settings; tests inject a fake through `create_app`."""
@@ -97,8 +97,7 @@ class Store:
         self._on_loop = make_url(self._url).get_backend_name() == "postgresql"
         self._factory: sessionmaker[Session] | None = None
         # By durability (`run_autocommit`'s `durable`): each its own pool, built on first use.
-        self._async_engines: dict[bool, AsyncEngine] = {}
-        self._async_factories: dict[bool, async_sessionmaker[AsyncSession]] = {}
+        self._async_pools: dict[bool, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]] = {}
 
     def sessions(self) -> sessionmaker[Session]:
         if self._factory is None:
@@ -139,18 +138,19 @@ class Store:
             return work(session)
 
     def _async_sessions(self, durable: bool) -> async_sessionmaker[AsyncSession]:
-        factory = self._async_factories.get(durable)
-        if factory is None:
+        pool = self._async_pools.get(durable)
+        if pool is None:
             from store.db import build_async_engine
 
             options: dict[str, Any] = {"execution_options": {DURABLE_OPTION: durable}}
             if not durable:
                 options["connect_args"] = {"options": self._not_flushed()}
             engine = build_async_engine(self._url, isolation_level="AUTOCOMMIT", **options)
-            factory = async_sessionmaker(engine, expire_on_commit=False)
-            self._async_engines[durable] = engine
-            self._async_factories[durable] = factory
-        return factory
+            pool = self._async_pools[durable] = (
+                engine,
+                async_sessionmaker(engine, expire_on_commit=False),
+            )
+        return pool[1]
 
     def _not_flushed(self) -> str:
         """`NOT_FLUSHED` after whatever `options` the database URL gives."""
@@ -161,10 +161,9 @@ class Store:
 
     async def close(self) -> None:
         """Close the async engines' connections (the application's shutdown)."""
-        engines = list(self._async_engines.values())
-        self._async_engines.clear()
-        self._async_factories.clear()
-        for engine in engines:
+        pools = list(self._async_pools.values())
+        self._async_pools.clear()
+        for engine, _ in pools:
             await engine.dispose()
 
     def ping(self) -> None:

@@ -193,12 +193,8 @@ async def submit_task(
     built once at import and waited for on the event loop (`Store.run_autocommit`).
 
     Neither commit waits for the disk unless it holds an audit entry (`durable=False`):
-    all they hold is redone by a retry with the same key after a PostgreSQL crash. A
-    lost claim is claimed again and its Update, sent again with the same id, answers
-    what the workflow decided the first time without applying it twice (and a task
-    already submitted is no longer open, should the run have moved on); a lost mark is
-    the workflow's own write a moment later; a lost answer leaves the claim in flight
-    until its lease ends, and the retry then goes the way of a lost claim.
+    a retry with the same key redoes whatever a PostgreSQL crash loses of them (why, in
+    api/README.md).
     """
     user = access.user
     began = time.perf_counter()
