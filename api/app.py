@@ -113,6 +113,10 @@ def create_app(
         dependencies=[Depends(authenticated)],
         responses=error_responses(401, 422, 503),
     )
+    # First: a request is matched against the routes in order, and a submission (the hot
+    # route) then passes a few routes instead of all of them. Its paths (/v1/tasks/...)
+    # overlap no other router's.
+    v1.include_router(tasks.router)
     v1.include_router(audit.router)
     v1.include_router(codec.router)
     v1.include_router(cycles.router)
@@ -122,7 +126,6 @@ def create_app(
     v1.include_router(analytics.router)
     v1.include_router(calibration.router)
     v1.include_router(me.router)
-    v1.include_router(tasks.router)
     v1.include_router(teams.router)
     v1.include_router(objectives.router)
     v1.include_router(goals.router)

@@ -45,7 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import CurrentUser, StateDep
+from api.deps import CurrentUser, app_state
 from api.services.idempotency import (
     Claim,
     IdempotencyKeys,
@@ -183,12 +183,10 @@ async def _request_key(request: Request, keys: IdempotencyKeys) -> tuple[_Slot, 
     return slot, route, digest
 
 
-async def idempotency_key(
-    request: Request, user: CurrentUser, state: StateDep, key: KeyHeader = None
-) -> str | None:
+async def idempotency_key(request: Request, user: CurrentUser, key: KeyHeader = None) -> str | None:
     if key is None:
         return None
-    keys = state.idempotency
+    keys = app_state(request).idempotency
     slot, route, digest = await _request_key(request, keys)
     outcome = await run_in_threadpool(keys.claim, user.subject, key, route, digest)
     if isinstance(outcome, StoredResponse):
@@ -202,11 +200,11 @@ Idempotent = Annotated[str | None, Depends(idempotency_key)]
 
 
 async def inline_idempotency_key(
-    request: Request, user: CurrentUser, state: StateDep, key: KeyHeader = None
+    request: Request, user: CurrentUser, key: KeyHeader = None
 ) -> InlineKey | None:
     if key is None:
         return None
-    keys = state.idempotency
+    keys = app_state(request).idempotency
     slot, route, digest = await _request_key(request, keys)
     return InlineKey(key, user.subject, route, digest, keys, slot)
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 
+from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import CurrentUser, StateDep
+from api.deps import CurrentUser, app_state
 from api.errors import PayloadTooLarge, TooManyRequests, error_response
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -73,8 +74,8 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-async def submit_rate_limit(user: CurrentUser, state: StateDep) -> None:
-    wait = state.submit_limiter.acquire(user.subject)
+async def submit_rate_limit(request: Request, user: CurrentUser) -> None:
+    wait = app_state(request).submit_limiter.acquire(user.subject)
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         raise TooManyRequests(

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.auth import Authenticator
+from api.auth import Authenticator, VerifiedTokens
 from api.errors import ServiceUnavailable
 from api.services.forms import FormCatalog
 from api.services.idempotency import IdempotencyKeys
@@ -180,6 +180,7 @@ class AppState:
     temporal: TemporalConnector
     idempotency: IdempotencyKeys
     submit_limiter: RateLimiter
+    verified_tokens: VerifiedTokens
     forms: FormCatalog = field(default_factory=FormCatalog)
 
     @classmethod
@@ -198,4 +199,5 @@ class AppState:
                 lease=timedelta(seconds=settings.idempotency_lease_seconds),
             ),
             submit_limiter=RateLimiter(settings.submit_rate_per_minute / 60, settings.submit_burst),
+            verified_tokens=VerifiedTokens(settings.auth_cache_seconds),
         )

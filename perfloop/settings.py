@@ -143,6 +143,13 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: int = Field(
         default=300, ge=0, description="How long fetched signing keys are reused."
     )
+    auth_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a verified bearer token is remembered, so that its signature "
+        "is checked once in that time, not with every request (never past its expiry); "
+        "0: checked every time.",
+    )
 
     # --- operations: encrypted payloads, metrics, logs (`perfloop/codec.py`) ----------
     payload_keys: SecretStr | None = Field(

@@ -16,9 +16,12 @@ from typer.testing import CliRunner
 from api.auth import (
     AUDIENCE,
     DEV_ISSUER,
+    LEEWAY,
     AuthError,
     DevAuthenticator,
+    Principal,
     Role,
+    VerifiedTokens,
     issue_dev_token,
     key_path,
     parse_ttl,
@@ -165,6 +168,92 @@ async def test_production_refuses_dev_tokens(settings: Settings, auth: Token) ->
     assert_401(response, fragment="development tokens are not accepted in production")
     with pytest.raises(AuthError, match="production"):
         issue_dev_token(production, "E012")
+
+
+# --- verified tokens remembered --------------------------------------------------------
+
+
+class CountingAuthenticator(DevAuthenticator):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.verified = 0
+
+    def authenticate(self, token: str) -> Principal:
+        self.verified += 1
+        return super().authenticate(token)
+
+
+async def test_a_token_is_verified_once_while_remembered(settings: Settings, auth: Token) -> None:
+    authenticator = CountingAuthenticator(settings)
+    employee, admin = auth("E012"), auth("A1", "hr-admin")
+
+    async for client in serve(app_for(settings, FakeTemporal(), authenticator=authenticator)):
+        answers = [await client.get("/v1/me", headers=employee) for _ in range(3)]
+        answers.append(await client.get("/v1/me", headers=admin))
+        refused = await client.post("/v1/cycles", json={}, headers=employee)
+
+    assert [answer.json()["employee_id"] for answer in answers] == ["E012"] * 3 + ["A1"]
+    assert authenticator.verified == 2  # once per token
+    # A remembered token keeps its roles: still 403 where they do not reach.
+    assert refused.status_code == 403
+
+
+async def test_without_remembering_every_request_verifies(settings: Settings, auth: Token) -> None:
+    uncached = settings.model_copy(update={"auth_cache_seconds": 0})
+    authenticator = CountingAuthenticator(uncached)
+    headers = auth("E012")
+
+    async for client in serve(app_for(uncached, FakeTemporal(), authenticator=authenticator)):
+        for _ in range(3):
+            assert (await client.get("/v1/me", headers=headers)).status_code == 200
+
+    assert authenticator.verified == 3
+
+
+def remembered(expires_at: datetime | None = None) -> Principal:
+    return Principal(
+        subject="E012", roles=frozenset({Role.EMPLOYEE}), issuer=DEV_ISSUER, expires_at=expires_at
+    )
+
+
+def test_a_remembered_token_is_forgotten_after_the_ttl() -> None:
+    clock = [100.0]
+    tokens = VerifiedTokens(60, clock=lambda: clock[0])
+    tokens.remember("t", remembered())
+
+    clock[0] = 159.9
+    assert tokens.get("t") == remembered()
+    clock[0] = 160.0
+    assert tokens.get("t") is None
+    clock[0] = 100.0  # gone for good: verified again before it is remembered again
+    assert tokens.get("t") is None
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    expiry = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    now = [expiry]
+    tokens = VerifiedTokens(3600, now=lambda: now[0])
+    tokens.remember("t", remembered(expiry))
+
+    # The decode's leeway, and not a moment more.
+    now[0] = expiry + LEEWAY
+    assert tokens.get("t") is not None
+    now[0] = expiry + LEEWAY + timedelta(microseconds=1)
+    assert tokens.get("t") is None
+
+
+def test_remembering_is_bounded_oldest_first() -> None:
+    tokens = VerifiedTokens(60, max_entries=2)
+    for token in ("a", "b", "c"):
+        tokens.remember(token, remembered())
+
+    assert [tokens.get(token) is not None for token in ("a", "b", "c")] == [False, True, True]
+
+
+def test_a_ttl_of_zero_remembers_nothing() -> None:
+    tokens = VerifiedTokens(0)
+    tokens.remember("t", remembered())
+    assert tokens.get("t") is None
 
 
 # --- the signing key ------------------------------------------------------------------
