@@ -10,8 +10,9 @@ Four sources are mapped:
 - perfloop's domain errors (`PerfloopError`), by class;
 - Temporal's: an Update or query refused by a workflow carries an `ApplicationError`
   whose `type` decides the status (`WORKFLOW_ERROR_STATUS`); RPC failures map by gRPC code;
-- the store being unreachable (`OperationalError`) is a 503; text PostgreSQL cannot
-  store (a NUL character, `DataError`) a 422.
+- the store being unreachable (`OperationalError`, SQLAlchemy's or, from the statements
+  the submit route runs on the driver, psycopg's) is a 503; text PostgreSQL cannot store
+  (a NUL character, `DataError`) a 422.
 
 Routers and services never build error responses themselves: they raise.
 """
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -422,11 +424,11 @@ async def _unauthenticated(request: Request) -> ApiError | None:
     return None
 
 
-def map_data_error(exc: DataError) -> ApiError | None:
+def map_data_error(exc: DataError | psycopg.DataError) -> ApiError | None:
     """A NUL character (U+0000) in text: valid JSON and URLs, but PostgreSQL's text and
     JSON types cannot hold one (psycopg refuses it, or the server for JSONB). That is
     the request's fault, a 422; any other DataError is a bug (None: a 500)."""
-    orig = exc.orig
+    orig = exc.orig if isinstance(exc, DataError) else exc
     if isinstance(orig, UntranslatableCharacter) or "NUL (0x00)" in str(orig):
         return Unprocessable(
             "text may not contain the NUL character (U+0000)", type="InvalidRequest"
@@ -435,7 +437,7 @@ def map_data_error(exc: DataError) -> ApiError | None:
 
 
 async def _data_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DataError)
+    assert isinstance(exc, DataError | psycopg.DataError)
     mapped = map_data_error(exc)
     if mapped is None:
         return await _unexpected(request, exc)
@@ -509,8 +511,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PerfloopError, _perfloop_error)
     for error_type in TEMPORAL_ERRORS:
         app.add_exception_handler(error_type, _temporal_error)
-    app.add_exception_handler(OperationalError, _store_unavailable)
-    app.add_exception_handler(DataError, _data_error)
+    for unavailable in (OperationalError, psycopg.OperationalError):
+        app.add_exception_handler(unavailable, _store_unavailable)
+    for data_error in (DataError, psycopg.DataError):
+        app.add_exception_handler(data_error, _data_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)

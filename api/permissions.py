@@ -278,6 +278,21 @@ class Assigned(Protocol):
     def assignee_id(self) -> str: ...
 
 
+def _direct_relations(
+    user: Principal, subject_id: str, task: Assigned | None, wanted: frozenset[Relation]
+) -> frozenset[Relation]:
+    """The relationships among `wanted` that need no query: HR admin, self, and the
+    assignee of `task` when one is given."""
+    found: set[Relation] = set()
+    if Relation.HR_ADMIN in wanted and user.is_hr_admin:
+        found.add(Relation.HR_ADMIN)
+    if Relation.SELF in wanted and subject_id == user.subject:
+        found.add(Relation.SELF)
+    if Relation.REVIEWER in wanted and task is not None and task.assignee_id == user.subject:
+        found.add(Relation.REVIEWER)
+    return frozenset(found)
+
+
 def relations(
     session: Session,
     user: Principal,
@@ -289,19 +304,15 @@ def relations(
     """The caller's relationships to `subject_id` (an employee id or `@<group>`), computed
     only for the `wanted` ones (each may cost a query)."""
     wanted = frozenset(wanted)
-    found: set[Relation] = set()
-    if Relation.HR_ADMIN in wanted and user.is_hr_admin:
-        found.add(Relation.HR_ADMIN)
-    if Relation.SELF in wanted and subject_id == user.subject:
-        found.add(Relation.SELF)
-    if Relation.REVIEWER in wanted:
-        if task is not None:
-            if task.assignee_id == user.subject:
-                found.add(Relation.REVIEWER)
-        elif session.scalar(
+    found = set(_direct_relations(user, subject_id, task, wanted))
+    if (
+        Relation.REVIEWER in wanted
+        and task is None
+        and session.scalar(
             select(exists().where(Task.subject_id == subject_id, Task.assignee_id == user.subject))
-        ):
-            found.add(Relation.REVIEWER)
+        )
+    ):
+        found.add(Relation.REVIEWER)
     if subject_id.startswith("@"):
         # A group task's subject is its calibration/approval group: the department.
         if Relation.HRBP in wanted and user.partners(subject_id[1:]):
@@ -357,6 +368,13 @@ class Access:
                 details={"permission": permission.name},
             )
         raise not_found
+
+    def allowed_by_task(self, subject_id: str, task: Assigned) -> bool:
+        """Whether the relationships known without a query (HR admin, self, the task's
+        assignee) grant this permission on `task`; when not, `require` looks further."""
+        if not self.permission.allow:
+            return True
+        return bool(_direct_relations(self.user, subject_id, task, self.permission.allow))
 
     def require(
         self,

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import make_url, text
+from sqlalchemy import Executable, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +28,7 @@ from api.services.idempotency import IdempotencyKeys
 from api.services.ratelimit import RateLimiter
 from definitions.errors import PerfloopError
 from perfloop.settings import Settings
+from store.driver import DriverPool, DriverStatements
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,19 @@ class Store:
         self._factory: sessionmaker[Session] | None = None
         # By durability (`run_autocommit`'s `durable`): each its own pool, built on first use.
         self._async_pools: dict[bool, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]] = {}
+        self._driver_pools: dict[bool, DriverPool] = {}
+        self._driver_statements = DriverStatements()
+        self._pool_size = settings.database_pool_size + settings.database_max_overflow
+
+    @property
+    def driver_pools(self) -> dict[bool, DriverPool]:
+        """`fetch_on_driver`'s pools opened so far, by durability."""
+        return dict(self._driver_pools)
+
+    @property
+    def on_driver(self) -> bool:
+        """Whether `fetch_on_driver` may be used: PostgreSQL."""
+        return self._on_loop
 
     def sessions(self) -> sessionmaker[Session]:
         if self._factory is None:
@@ -133,6 +147,25 @@ class Store:
         async with self._async_sessions(durable)() as session:
             return await session.run_sync(work)
 
+    async def fetch_on_driver(
+        self, statement: Executable, values: Mapping[str, Any], *, durable: bool = True
+    ) -> tuple[Any, ...] | None:
+        """PostgreSQL: `statement` (one built once, at import) with `values`, sent on
+        psycopg's own connection in autocommit; its first row, or None.
+
+        For a hot route's statement whose result needs no ORM loading: it costs about
+        half what the same statement costs through `run_autocommit` (`store.driver`).
+        `durable` as for `run_autocommit`, on pools of their own.
+        """
+        pool = self._driver_pools.get(durable)
+        if pool is None:
+            pool = self._driver_pools[durable] = DriverPool(
+                self._url,
+                max_size=self._pool_size,
+                options=None if durable else self._not_flushed(),
+            )
+        return await pool.fetchone(self._driver_statements[statement], values)
+
     def _run_in_thread(self, work: Callable[[Session], T]) -> T:
         with self.sessions()() as session:
             return work(session)
@@ -160,11 +193,16 @@ class Store:
         return f"{given} {NOT_FLUSHED}" if given else NOT_FLUSHED
 
     async def close(self) -> None:
-        """Close the async engines' connections (the application's shutdown)."""
+        """Close the async engines' and driver pools' connections (the application's
+        shutdown)."""
         pools = list(self._async_pools.values())
         self._async_pools.clear()
         for engine, _ in pools:
             await engine.dispose()
+        drivers = list(self._driver_pools.values())
+        self._driver_pools.clear()
+        for driver in drivers:
+            await driver.close()
 
     def ping(self) -> None:
         """Raise unless the database answers a trivial query."""

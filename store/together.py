@@ -67,17 +67,33 @@ def execute_together(session: Session, writes: Sequence[Write | Prepared]) -> No
     prepared = [write if isinstance(write, Prepared) else Prepared(write) for write in writes]
     if not prepared:
         return
-    params: dict[str, Any] = {}
-    for write in prepared:
-        # Checked on every database, so that SQLite's tests catch what PostgreSQL refuses.
-        if shared := params.keys() & write.params.keys():
-            raise ValueError(f"writes that go together share parameter names: {sorted(shared)}")
-        params.update(write.params)
+    # Checked on every database, so that SQLite's tests catch what PostgreSQL refuses.
+    params = _merged_params(prepared)
     if not is_postgres(session) or len(prepared) == 1:
         for write in prepared:
             session.execute(write.statement, dict(write.params) or None)
         return
     session.execute(_combined(tuple(write.statement for write in prepared)), params or None)
+
+
+def as_one_statement(writes: Sequence[Prepared]) -> Prepared:
+    """PostgreSQL: `writes` as the one statement `execute_together` sends, with all their
+    values (for a caller that sends it another way: `store.driver`)."""
+    if not writes:
+        raise ValueError("no writes to put together")
+    params = _merged_params(writes)
+    if len(writes) == 1:
+        return Prepared(writes[0].statement, params)
+    return Prepared(_combined(tuple(write.statement for write in writes)), params)
+
+
+def _merged_params(writes: Sequence[Prepared]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for write in writes:
+        if shared := params.keys() & write.params.keys():
+            raise ValueError(f"writes that go together share parameter names: {sorted(shared)}")
+        params.update(write.params)
+    return params
 
 
 @lru_cache(maxsize=128)

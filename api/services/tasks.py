@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Executable, Table, or_, select, update
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
@@ -36,7 +36,7 @@ from api.services.idempotency import CLAIM_IF_ABSENT
 from store.base import utc_now
 from store.models import Task
 from store.monitoring import OPEN_TASK_STATUSES
-from store.together import Prepared, bound, execute_together, is_postgres
+from store.together import Prepared, as_one_statement, bound, execute_together, is_postgres
 from workflows.messages import SubmitTaskInput, SubmitTaskResult
 
 SUBMIT_UPDATE = "submit_task"
@@ -100,9 +100,17 @@ class SubmitTarget:
 class SessionRunner(Protocol):
     """Runs `work(session)` in a session of its own, in autocommit on PostgreSQL, without
     blocking the event loop; with `durable=False` its commits do not wait for the disk
-    (`api.state.Store.run_autocommit`)."""
+    (`api.state.Store.run_autocommit`). On PostgreSQL it also sends a statement built at
+    import straight to the driver (`fetch_on_driver`)."""
+
+    @property
+    def on_driver(self) -> bool: ...
 
     async def run_autocommit(self, work: Callable[[Session], T], *, durable: bool = True) -> T: ...
+
+    async def fetch_on_driver(
+        self, statement: Executable, values: Mapping[str, Any], *, durable: bool = True
+    ) -> tuple[Any, ...] | None: ...
 
 
 def not_found(task_id: str) -> NotFound:
@@ -190,7 +198,7 @@ async def submit_task(
     The store is met twice, once on each side of the Update: the Idempotency-Key claimed
     and the task read, then the task's mark, audit entry and stored answer together. On
     PostgreSQL that is two statements when the key is new, each committing on its own,
-    built once at import and waited for on the event loop (`Store.run_autocommit`).
+    built once at import and sent on psycopg's own connections (`Store.fetch_on_driver`).
 
     Neither commit waits for the disk unless it holds an audit entry (`durable=False`):
     a retry with the same key redoes whatever a PostgreSQL crash loses of them (why, in
@@ -198,10 +206,22 @@ async def submit_task(
     """
     user = access.user
     began = time.perf_counter()
-    task = await store.run_autocommit(
-        partial(_claim_and_read, access=access, task_id=task_id, idempotency=idempotency),
-        durable=False,
-    )
+    task = None
+    seen_before = False
+    if store.on_driver:
+        task = await _claim_and_read_on_driver(store, access, task_id, idempotency)
+        seen_before = task is None
+    if task is None:
+        task = await store.run_autocommit(
+            partial(
+                _claim_and_read,
+                access=access,
+                task_id=task_id,
+                idempotency=idempotency,
+                joined=not seen_before,
+            ),
+            durable=False,
+        )
     read = time.perf_counter()
     SUBMIT_STEP.labels("store_before").observe(read - began)
     handle = client.get_workflow_handle(task.workflow_id)
@@ -233,24 +253,25 @@ async def submit_task(
         accepted_at=result.accepted_at,
     )
     action = audit.task_action(task.kind, "submit")
-    await store.run_autocommit(
-        partial(
-            _after_accept,
-            access=access,
-            task=task,
-            result=result,
-            action=action,
-            idempotency=idempotency,
-            answer=answer,
-        ),
-        durable=action is not None,
-    )
+    writes = _closing_writes(access, task, result, action, idempotency, answer)
+    if writes and store.on_driver:
+        together = as_one_statement(writes)
+        await store.fetch_on_driver(together.statement, together.params, durable=action is not None)
+    elif writes:
+        await store.run_autocommit(partial(_execute_and_commit, writes=writes))
+    if idempotency is not None:
+        idempotency.stored()
     SUBMIT_STEP.labels("store_after").observe(time.perf_counter() - accepted)
     return answer
 
 
 def _claim_and_read(
-    session: Session, *, access: Access, task_id: str, idempotency: InlineKey | None
+    session: Session,
+    *,
+    access: Access,
+    task_id: str,
+    idempotency: InlineKey | None,
+    joined: bool = True,
 ) -> SubmitTarget:
     """The Idempotency-Key's claim, then the caller's task, ended before the route waits
     on the workflow: a session in a transaction holds a pooled connection, and fifty
@@ -258,10 +279,12 @@ def _claim_and_read(
     (the rest then time out waiting for one).
 
     The claim holds whatever the read finds (a 404 is stored and replays like any
-    answer). On PostgreSQL a key's first use is one round trip (`CLAIM_AND_READ`); a
-    key seen before, or SQLite, takes two. The read takes the five columns a submission
-    needs, without the ORM's loading (a task's prefill can be large)."""
-    row = _claim_then_read(session, task_id, idempotency)
+    answer). On PostgreSQL a key's first use is one round trip (`CLAIM_AND_READ`, sent on
+    the driver by `_claim_and_read_on_driver`, which comes here with `joined=False` for a
+    key seen before); a key seen before, a request without one, or SQLite, takes two.
+    The read takes the five columns a submission needs, without the ORM's loading (a
+    task's prefill can be large)."""
+    row = _claim_then_read(session, task_id, idempotency, joined=joined)
     try:
         if row is None:
             raise not_found(task_id)
@@ -275,30 +298,60 @@ def _claim_and_read(
 
 
 def _claim_then_read(
-    session: Session, task_id: str, idempotency: InlineKey | None
+    session: Session, task_id: str, idempotency: InlineKey | None, *, joined: bool = True
 ) -> Sequence[Any] | None:
-    """The key's claim (raising its replay, 409 or 422), then the task's row or None."""
-    if idempotency is not None and is_postgres(session):
+    """The key's claim (raising its replay, 409 or 422), then the task's row or None;
+    `joined=False` when `CLAIM_AND_READ` already found the key there."""
+    if idempotency is not None and joined and is_postgres(session):
         parameters = {**idempotency.claim_parameters(), "task_id": task_id}
-        joined = session.execute(CLAIM_AND_READ, parameters).one_or_none()
-        if joined is not None:  # a new key: claimed, and the task read with it
-            idempotency.claimed(joined[0])
-            return None if joined[1] is None else joined[1:]
+        row = session.execute(CLAIM_AND_READ, parameters).one_or_none()
+        if row is not None:  # a new key: claimed, and the task read with it
+            idempotency.claimed(row[0])
+            return None if row[1] is None else row[1:]
     if idempotency is not None:
         idempotency.claim_in(session)
     return session.execute(READ_FOR_SUBMIT, {"task_id": task_id}).one_or_none()
 
 
-def _after_accept(
-    session: Session,
-    *,
+async def _claim_and_read_on_driver(
+    store: SessionRunner, access: Access, task_id: str, idempotency: InlineKey | None
+) -> SubmitTarget | None:
+    """`_claim_and_read` on PostgreSQL, in one statement on the driver; None when the key
+    was there already (its replay, 409 or 422 is the session path's to tell). A caller
+    whom the task row alone does not allow (`Access.allowed_by_task`: not its assignee)
+    is looked up in a session, as `_claim_and_read` does."""
+    if idempotency is None:
+        row = await store.fetch_on_driver(READ_FOR_SUBMIT, {"task_id": task_id}, durable=False)
+    else:
+        claimed = await store.fetch_on_driver(
+            CLAIM_AND_READ, {**idempotency.claim_parameters(), "task_id": task_id}, durable=False
+        )
+        if claimed is None:
+            return None
+        idempotency.claimed(claimed[0])
+        row = None if claimed[1] is None else claimed[1:]
+    if row is None:
+        raise not_found(task_id)
+    task = SubmitTarget(*row)
+    if not access.allowed_by_task(task.subject_id, task):
+        await store.run_autocommit(
+            partial(_require_access, access=access, task=task, task_id=task_id), durable=False
+        )
+    return task
+
+
+def _require_access(session: Session, *, access: Access, task: SubmitTarget, task_id: str) -> None:
+    access.require(session, task.subject_id, task=task, not_found=not_found(task_id))
+
+
+def _closing_writes(
     access: Access,
     task: SubmitTarget,
     result: SubmitTaskResult,
     action: str | None,
     idempotency: InlineKey | None,
     answer: TaskSubmitted,
-) -> None:
+) -> list[Prepared]:
     """Together (one statement on PostgreSQL): the task row marked submitted (unless the
     workflow's own write, or a later reopening, got there first), the audit entry of a
     sensitive kind, and the answer stored for the Idempotency-Key."""
@@ -329,10 +382,12 @@ def _after_accept(
         )
     if idempotency is not None:
         writes.append(idempotency.answer_write(json_response(answer)))
+    return writes
+
+
+def _execute_and_commit(session: Session, *, writes: list[Prepared]) -> None:
     execute_together(session, writes)
     session.commit()
-    if idempotency is not None:
-        idempotency.stored()
 
 
 def _audit_task(session: Session, access: Access, task: Task, action: str) -> None:

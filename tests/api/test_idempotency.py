@@ -20,7 +20,6 @@ from sqlalchemy import Engine, event, func, select
 from api.errors import ApiError
 from api.permissions import declared_permissions, guarded_routes
 from api.services.idempotency import Claim, IdempotencyKeys, StoredResponse, body_sha256, is_final
-from api.state import DURABLE_OPTION
 from store.db import session_factory, session_scope
 from store.models import AuditEvent, IdempotencyKey, Task
 from tests.api.conftest import T0, FakeTemporal, Token, add_tasks, make_task
@@ -281,18 +280,21 @@ async def test_the_submit_stores_the_very_bytes_it_sent_with_the_task_mark(
 
 
 async def test_a_first_use_of_a_key_claims_it_with_the_task_read(
-    client: AsyncClient, task_url: str, auth: Token, temporal: FakeTemporal, db: str
+    app: FastAPI, client: AsyncClient, task_url: str, auth: Token, temporal: FakeTemporal, db: str
 ) -> None:
     """Before the Update, a new key costs one statement on PostgreSQL (the claim and the
-    read together) and two on SQLite; a replay sends no Update at all."""
+    read together, on the driver) and two on SQLite; a replay sends no Update at all."""
+    store = app.state.perfloop.store
     sent: list[str] = []
     before_update: list[list[str]] = []
+    on_driver: list[int] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         sent.append(statement)
 
     def accept(submission: SubmitTaskInput) -> SubmitTaskResult:
         before_update.append(list(sent))
+        on_driver.append(sum(pool.executed for pool in store.driver_pools.values()))
         return accepted(submission)
 
     temporal.update_outcomes["submit_task"] = accept
@@ -309,8 +311,8 @@ async def test_a_first_use_of_a_key_claims_it_with_the_task_read(
     statements = [s for s in before_update[0] if not s.startswith("DELETE FROM idempotency")]
     assert len(before_update) == 1
     if db.startswith("postgresql"):
-        [claim_and_read] = statements
-        assert claim_and_read.lstrip().startswith("WITH claim AS")
+        assert statements == []
+        assert on_driver == [1]  # CLAIM_AND_READ
     else:
         assert [s.split()[0].upper() for s in statements] == ["INSERT", "SELECT"]
     [row] = key_rows(db)
@@ -347,7 +349,13 @@ async def test_a_sensitive_submit_marks_audits_and_stores_in_one_go(
 
 
 async def test_only_a_submission_with_an_audit_entry_waits_for_the_disk(
-    client: AsyncClient, seeded: str, task_url: str, auth: Token, temporal: FakeTemporal, db: str
+    app: FastAPI,
+    client: AsyncClient,
+    seeded: str,
+    task_url: str,
+    auth: Token,
+    temporal: FakeTemporal,
+    db: str,
 ) -> None:
     """On PostgreSQL the claim and an unaudited closing write commit without waiting for
     the WAL flush (a retry redoes them); the closing write that holds an audit entry
@@ -360,24 +368,21 @@ async def test_only_a_submission_with_an_audit_entry_waits_for_the_disk(
     temporal.update_outcomes["submit_task"] = lambda s: SubmitTaskResult(
         task_id=s.task_id, status="submitted", late=False, accepted_at=T0, revision=1
     )
-    seen: list[tuple[str, bool | None]] = []
+    store = app.state.perfloop.store
+    review_url = f"/v1/tasks/{review_id}/submit"
 
-    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        durable = conn.get_execution_options().get(DURABLE_OPTION)
-        seen.append((statement.split()[0].upper(), durable))
+    def executed() -> dict[bool, int]:
+        return {durable: pool.executed for durable, pool in store.driver_pools.items()}
 
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        review_url = f"/v1/tasks/{review_id}/submit"
-        for url, key, payload in ((task_url, "g", GOALS), (review_url, "r", {"x": 1})):
-            answer = await client.post(url, json={"payload": payload}, headers=keyed(auth, key))
-            assert answer.status_code == 200, answer.text
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
+    answer = await client.post(task_url, json={"payload": GOALS}, headers=keyed(auth, "g"))
+    assert answer.status_code == 200, answer.text
+    # The claim with the task read, then the closing writes together: neither waits.
+    assert executed() == {False: 2}
 
-    steps = [(verb, durable) for verb, durable in seen if durable is not None]
-    # Each submission: the claim with the task read, then the closing writes together.
-    assert steps == [("WITH", False), ("WITH", False), ("WITH", False), ("WITH", True)]
+    answer = await client.post(review_url, json={"payload": {"x": 1}}, headers=keyed(auth, "r"))
+    assert answer.status_code == 200, answer.text
+    # The claim does not wait; the closing writes, with the audit entry, do.
+    assert executed() == {False: 3, True: 1}
 
 
 async def test_a_submit_refused_before_the_workflow_is_stored_and_replays(

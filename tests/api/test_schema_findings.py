@@ -128,11 +128,30 @@ def test_every_post_documents_a_key_in_flight_and_the_body_cap(app: FastAPI) -> 
 def test_nul_characters_are_the_requests_fault_other_data_errors_are_bugs(
     orig: Exception, mapped: bool
 ) -> None:
-    error = map_data_error(DataError("INSERT ...", {}, orig))
+    # Wrapped by SQLAlchemy, or raised by psycopg itself (the submit route's statements
+    # on the driver, `store.driver`).
+    for raised in (DataError("INSERT ...", {}, orig), orig):
+        assert isinstance(raised, DataError | psycopg.DataError)
+        error = map_data_error(raised)
 
-    assert (error is not None) == mapped
-    if error is not None:
-        assert (error.status, error.type) == (422, "InvalidRequest")
+        assert (error is not None) == mapped
+        if error is not None:
+            assert (error.status, error.type) == (422, "InvalidRequest")
+
+
+async def test_a_nul_character_in_a_submitted_task_id_is_a_422_on_postgres(
+    db: str, client: AsyncClient, auth: Token
+) -> None:
+    if is_sqlite(db):
+        pytest.skip("SQLite stores NUL characters; PostgreSQL's text cannot")
+
+    for headers in (auth("E012"), {**auth("E012"), "Idempotency-Key": "nul"}):
+        response = await client.post(
+            "/v1/tasks/c1%00x/submit", json={"payload": {}}, headers=headers
+        )
+
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["type"] == "InvalidRequest"
 
 
 async def test_a_nul_character_in_text_is_a_422_on_postgres(

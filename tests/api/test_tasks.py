@@ -295,3 +295,25 @@ async def test_the_store_down_is_503(settings: Settings, auth: Token) -> None:
     assert response.status_code == 503
     assert response.json()["error"]["type"] == "StoreUnavailable"
     assert "nobody" not in response.text
+
+
+async def test_the_store_down_is_503_for_a_submission_too(
+    settings: Settings, auth: Token, temporal: FakeTemporal
+) -> None:
+    """A submission's statements go to psycopg's own connections on PostgreSQL
+    (`store.driver`); the store being down is the same 503, with a key or without."""
+    unreachable = settings.model_copy(
+        update={"database_url": "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"}
+    )
+    url = "/v1/tasks/c1/E012/goals/goal_draft/submit"
+    async for client in serve(app_for(unreachable, temporal)):
+        keyed = await client.post(
+            url, json={"payload": GOALS}, headers={**auth("E012"), "Idempotency-Key": "k"}
+        )
+        unkeyed = await client.post(url, json={"payload": GOALS}, headers=auth("E012"))
+
+    for response in (keyed, unkeyed):
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["type"] == "StoreUnavailable"
+        assert "nobody" not in response.text
+    assert temporal.updates == []
