@@ -279,9 +279,9 @@ def _claim_and_read(
     (the rest then time out waiting for one).
 
     The claim holds whatever the read finds (a 404 is stored and replays like any
-    answer). On PostgreSQL a key's first use is one round trip (`CLAIM_AND_READ`, sent on
-    the driver by `_claim_and_read_on_driver`, which comes here with `joined=False` for a
-    key seen before); a key seen before, a request without one, or SQLite, takes two.
+    answer). On PostgreSQL `_claim_and_read_on_driver` does this in one round trip, and
+    comes here with `joined=False` for a key it found there already; a key seen before,
+    or SQLite, takes two.
     The read takes the five columns a submission needs, without the ORM's loading (a
     task's prefill can be large)."""
     row = _claim_then_read(session, task_id, idempotency, joined=joined)
