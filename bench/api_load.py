@@ -113,6 +113,14 @@ class Timings:
     def median(self) -> float:
         return statistics.median(self.latencies) if self.latencies else float("nan")
 
+    def absorb(self, other: Timings) -> None:
+        """Add `other` (a later round of the same side) to these."""
+        self.latencies.extend(other.latencies)
+        self.failures.update(other.failures)
+        self.seconds += other.seconds
+        for name, used in other.cpu.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + used
+
 
 class Progress:
     """A line every ten seconds while a side runs, so a stall shows."""
@@ -488,11 +496,17 @@ async def engine_side(
 
 
 async def bare_side(
-    client: Client, users: int, seconds: float, workflows: int, think_mean: float, meter: CpuMeter
+    client: Client,
+    users: int,
+    seconds: float,
+    workflows: int,
+    think_mean: float,
+    meter: CpuMeter,
+    round_number: int = 0,
 ) -> Timings:
     """Updates to bare workflows (started beforehand), `users` at a time."""
     timings = Timings("bare Temporal Update")
-    ids = [f"bare-update/{index}" for index in range(workflows)]
+    ids = [f"bare-update/{round_number}/{index}" for index in range(workflows)]
     limit = asyncio.Semaphore(50)
 
     async def start(workflow_id: str) -> None:
@@ -633,6 +647,14 @@ async def main() -> None:
         "most, its Python holding one lock)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="take each side's time in this many slices, the sides taking turns (default 1: "
+        "one side after the other); on a machine whose speed drifts, the sides then share "
+        "its fast and slow stretches",
+    )
+    parser.add_argument(
         "--engine",
         action="store_true",
         help="also time perfloop's Update sent straight to the workflows (no API), to split "
@@ -720,25 +742,37 @@ async def main() -> None:
                 tasks = Tasks(url, cycle_id, pinned, settings)
                 print(f"built payloads for {await tasks.refill()} open tasks")
                 steps_before = await submit_steps(base_url)
-                ours = await perfloop_side(
-                    base_url, settings, tasks, args.users, args.seconds, args.think, meter
-                )
-                print(ours.report(), flush=True)
-                print(steps_report(steps_before, await submit_steps(base_url), ours), flush=True)
-                # The cycle goes on after the clock stops (the reviews the drafts opened).
-                await settle(meter)
-                engine: Timings | None = None
-                if args.engine:
-                    engine = await engine_side(
-                        client, tasks, args.users, args.seconds, args.think, meter
+                rounds = max(1, args.rounds)
+                seconds = args.seconds / rounds
+                ours = Timings("perfloop API submit")
+                engine: Timings | None = Timings("perfloop Update, no API") if args.engine else None
+                bare = Timings("bare Temporal Update")
+                for round_number in range(rounds):
+                    if rounds > 1:
+                        print(f"round {round_number + 1} of {rounds}", flush=True)
+                    ours_now = await perfloop_side(
+                        base_url, settings, tasks, args.users, seconds, args.think, meter
                     )
-                    print(engine.report(), flush=True)
+                    print(ours_now.report(), flush=True)
+                    ours.absorb(ours_now)
+                    # The cycle goes on after the clock stops (the reviews the drafts opened).
                     await settle(meter)
-                workflows = min(max(len(ours.latencies) * 2, 2000), 5000)
-                bare = await bare_side(
-                    client, args.users, args.seconds, workflows, args.think, meter
-                )
-                print(bare.report(), flush=True)
+                    if engine is not None:
+                        engine_now = await engine_side(
+                            client, tasks, args.users, seconds, args.think, meter
+                        )
+                        print(engine_now.report(), flush=True)
+                        engine.absorb(engine_now)
+                        await settle(meter)
+                    workflows = min(max(len(ours_now.latencies) * 2, 2000 // rounds), 5000)
+                    bare_now = await bare_side(
+                        client, args.users, seconds, workflows, args.think, meter, round_number
+                    )
+                    print(bare_now.report(), flush=True)
+                    bare.absorb(bare_now)
+                    if round_number + 1 < rounds:
+                        await settle(meter)
+                print(steps_report(steps_before, await submit_steps(base_url), ours), flush=True)
         dispose_engines()
     print(ours.report())
     if engine is not None:
