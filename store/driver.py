@@ -178,19 +178,26 @@ class DriverPool:
             raise PoolExhausted(
                 f"no database connection came free in {self._timeout:g} s ({self._max_size} in use)"
             ) from None
+        pinging: psycopg.AsyncConnection[Any] | None = None
         try:
             while self._idle:
                 conn, idle_since = self._idle.pop()
                 if self._clock() - idle_since < self._ping_after:
                     return conn
+                pinging = conn
                 try:
                     await conn.execute("SELECT 1")
                 except psycopg.Error:
                     await _close_quietly(conn)
+                    pinging = None
                     continue
                 return conn
             return await psycopg.AsyncConnection.connect(autocommit=True, **self._connect_arguments)
         except BaseException:
+            if pinging is not None:
+                # Cut off mid-ping (a cancelled or timed-out request): closed now rather
+                # than left to the garbage collector, its state not worth guessing.
+                await _close_quietly(pinging)
             self._slots.release()
             raise
 

@@ -181,6 +181,34 @@ async def test_an_idle_connection_found_dead_is_replaced_before_use(postgres: st
         await pool.close()
 
 
+async def test_a_ping_cut_off_closes_its_connection_and_frees_the_slot(postgres: str) -> None:
+    """A request cancelled while the pool pings an idle connection (its client went away,
+    its timeout ran out): that connection is closed at once, not left open until the
+    garbage collector finds it, and its slot serves the next caller."""
+    clock = Clock()
+    pool = DriverPool(postgres, max_size=1, ping_after=1.0, clock=clock)
+    try:
+        async with pool.connection() as conn:
+            pinged = conn
+        clock.now += 1.5
+
+        async def use_the_pool_with_no_time() -> None:
+            async with asyncio.timeout(0), pool.connection():
+                pytest.fail("the ping should have been cut off")
+
+        with pytest.raises(TimeoutError):
+            await use_the_pool_with_no_time()
+
+        assert pinged.closed
+        assert pool.idle == 0
+        async with asyncio.timeout(5):
+            async with pool.connection() as conn:
+                assert conn is not pinged
+                await conn.execute("SELECT 1")
+    finally:
+        await pool.close()
+
+
 async def test_a_connection_in_doubt_is_closed_not_reused(pool: DriverPool) -> None:
     """A connection that comes back inside a transaction (or broken, or cut off by a
     cancelled request) is closed; one whose statement merely failed is idle and kept."""
