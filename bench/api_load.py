@@ -98,8 +98,8 @@ class Timings:
         return (
             f"{self.name}: {done} in {self.seconds:.0f} s ({done / self.seconds:.1f}/s); "
             f"p50 {cuts[49] * 1000:.0f} ms, p90 {cuts[89] * 1000:.0f} ms, "
-            f"p99 {cuts[98] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms{failures}"
-            + self.cpu_report()
+            f"p99 {cuts[98] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms, "
+            f"mean {statistics.fmean(ordered) * 1000:.1f} ms{failures}" + self.cpu_report()
         )
 
     def cpu_report(self) -> str:
@@ -750,10 +750,16 @@ async def main() -> None:
                 for round_number in range(rounds):
                     if rounds > 1:
                         print(f"round {round_number + 1} of {rounds}", flush=True)
+                    round_steps = await submit_steps(base_url)
                     ours_now = await perfloop_side(
                         base_url, settings, tasks, args.users, seconds, args.think, meter
                     )
                     print(ours_now.report(), flush=True)
+                    if rounds > 1:
+                        print(
+                            steps_report(round_steps, await submit_steps(base_url), ours_now),
+                            flush=True,
+                        )
                     ours.absorb(ours_now)
                     # The cycle goes on after the clock stops (the reviews the drafts opened).
                     await settle(meter)
