@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import sys
@@ -360,17 +361,39 @@ async def main() -> None:
 
 
 def fresh_postgres_database(server_url: str) -> str:
-    from sqlalchemy import create_engine
+    """A new database for this run on `server_url`'s server, dropped when the run ends
+    (PERFLOOP_BENCH_KEEP_DATABASE=1 keeps it, for a look at the store afterwards)."""
     from sqlalchemy.engine import make_url
 
     server = make_url(server_url)
     name = f"perfloop_bench_{os.getpid()}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
+    admin_url = server.set(database="postgres").render_as_string(hide_password=False)
+    _admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin_sql(admin_url, f'CREATE DATABASE "{name}"')
+    if os.environ.get("PERFLOOP_BENCH_KEEP_DATABASE"):
+        print(f"keeping database {name} after the run")
+    else:
+        atexit.register(_drop_database, admin_url, name)
     return server.set(database=name).render_as_string(hide_password=False)
+
+
+def _admin_sql(admin_url: str, sql: str) -> None:
+    from sqlalchemy import create_engine
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(sql)
+    finally:
+        admin.dispose()
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    try:
+        # FORCE: a child process killed at the end may not have closed its connections.
+        _admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except Exception as exc:
+        print(f"could not drop database {name}: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":
