@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -87,6 +88,9 @@ class Timings:
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
     """CPU seconds each process used while this side ran."""
+    calls: Counter[str] = field(default_factory=Counter)
+    """The dev server's requests while this side ran, by operation (frontend and
+    persistence), when it serves metrics."""
 
     def report(self) -> str:
         done = len(self.latencies)
@@ -99,7 +103,9 @@ class Timings:
             f"{self.name}: {done} in {self.seconds:.0f} s ({done / self.seconds:.1f}/s); "
             f"p50 {cuts[49] * 1000:.0f} ms, p90 {cuts[89] * 1000:.0f} ms, "
             f"p99 {cuts[98] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms, "
-            f"mean {statistics.fmean(ordered) * 1000:.1f} ms{failures}" + self.cpu_report()
+            f"mean {statistics.fmean(ordered) * 1000:.1f} ms{failures}"
+            + self.cpu_report()
+            + self.calls_report()
         )
 
     def cpu_report(self) -> str:
@@ -108,6 +114,15 @@ class Timings:
         per = {name: used / len(self.latencies) * 1000 for name, used in self.cpu.items()}
         parts = ", ".join(f"{name} {ms:.2f}" for name, ms in per.items() if ms >= 0.005)
         return f"\n  CPU ms per request: {parts}; total {sum(per.values()):.2f}"
+
+    def calls_report(self, shown: int = 16) -> str:
+        if not self.latencies or not self.calls:
+            return ""
+        done = len(self.latencies)
+        parts = ", ".join(
+            f"{operation} {count / done:.2f}" for operation, count in self.calls.most_common(shown)
+        )
+        return f"\n  dev server requests per request: {parts}"
 
     @property
     def median(self) -> float:
@@ -120,6 +135,7 @@ class Timings:
         self.seconds += other.seconds
         for name, used in other.cpu.items():
             self.cpu[name] = self.cpu.get(name, 0.0) + used
+        self.calls.update(other.calls)
 
 
 class Progress:
@@ -149,9 +165,13 @@ class CpuMeter:
     worker keep pooled connections, so theirs live through a run).
     """
 
-    def __init__(self, pids: Mapping[str, Sequence[int | None]]) -> None:
+    def __init__(
+        self, pids: Mapping[str, Sequence[int | None]], server_metrics: str | None = None
+    ) -> None:
         self.pids = dict(pids)
         self.began: dict[str, float] = {}
+        self.server_metrics = server_metrics
+        self.calls_began: Counter[str] = Counter()
 
     @staticmethod
     def _postgres() -> float:
@@ -172,9 +192,41 @@ class CpuMeter:
 
     def start(self) -> None:
         self.began = self._now()
+        self.calls_began = self._calls()
 
     def stop(self) -> dict[str, float]:
         return {name: used - self.began.get(name, 0.0) for name, used in self._now().items()}
+
+    def calls(self) -> Counter[str]:
+        """The dev server's requests since `start`, by operation."""
+        calls = self._calls()
+        calls.subtract(self.calls_began)
+        return +calls
+
+    def _calls(self) -> Counter[str]:
+        """The dev server's request counters so far, as `<service>:<operation>`: each of its
+        services (frontend, history, matching) counts the calls it serves, so one Update
+        from a client is `frontend:UpdateWorkflowExecution` and
+        `history:UpdateWorkflowExecution`; its store (SQLite) as `persistence:`."""
+        found: Counter[str] = Counter()
+        if self.server_metrics is None:
+            return found
+        with urllib.request.urlopen(self.server_metrics, timeout=5) as answer:
+            text = answer.read().decode()
+        for family in text_string_to_metric_families(text):
+            if family.name not in ("service_requests", "persistence_requests"):
+                continue
+            for sample in family.samples:
+                operation = sample.labels.get("operation")
+                # The server writes its counters without the `_total` suffix.
+                if operation and sample.name in (family.name, family.name + "_total"):
+                    where = (
+                        "persistence"
+                        if family.name == "persistence_requests"
+                        else sample.labels.get("service_name", "server")
+                    )
+                    found[f"{where}:{operation}"] += int(sample.value)
+        return found
 
 
 # --- perfloop through the API ---------------------------------------------------------
@@ -345,6 +397,7 @@ async def drive(
     await asyncio.gather(refill(), *(user() for _ in range(users)))
     timings.seconds = time.perf_counter() - began
     timings.cpu = meter.stop()
+    timings.calls = meter.calls()
     if tasks is not None and tasks.queue.empty():
         print("  note: the users ran out of open tasks; raise -n for a longer run")
     return timings
@@ -676,7 +729,8 @@ async def main() -> None:
         definition = STOCK / "quarterly-okr" / "v1.yaml"
         ref = prepare_store(url, args.n, definition)
         api_port = free_port()
-        async with DevServer(home / "temporal") as server:
+        server_metrics_port = free_port()
+        async with DevServer(home / "temporal", metrics_port=server_metrics_port) as server:
             env = {
                 **os.environ,
                 "PERFLOOP_HOME": str(home),
@@ -721,7 +775,8 @@ async def main() -> None:
                         "bare worker": [worker.pid for worker in bare_workers],
                         "temporal": [server.process.pid if server.process else None],
                         "load generator": [os.getpid()],
-                    }
+                    },
+                    server_metrics=f"http://127.0.0.1:{server_metrics_port}/metrics",
                 )
                 client = await Client.connect(server.address, data_converter=data_converter())
                 await wait_ready(base_url)

@@ -112,11 +112,13 @@ def prepare(url: str, n: int) -> list[str]:
         return [task.task_id for task in tasks]
 
 
-async def submit_all(port: int, token: str, task_ids: list[str]) -> list[float]:
+async def submit_all(port: int, token: str, task_ids: list[str], gap: float = 0.0) -> list[float]:
     connection = Http1Connection("127.0.0.1", port)
     took: list[float] = []
     try:
         for task_id in task_ids:
+            if gap:
+                await asyncio.sleep(gap)
             began = time.perf_counter()
             answer = await connection.post_json(
                 f"/v1/tasks/{task_id}/submit",
@@ -138,6 +140,13 @@ async def main() -> None:
         "--database-url", default=DEFAULT_PG, help="a PostgreSQL server URL, or 'sqlite'"
     )
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=0.0,
+        help="milliseconds idle before each submission (default 0: back to back); "
+        "the issue's scenario sends one every 140 ms",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="perfloop-api-cost-") as folder:
         url = (
@@ -168,7 +177,7 @@ async def main() -> None:
         await submit_all(args.port, token, task_ids[:WARM_UP])
         steps_before = step_totals()
         cpu = time.process_time()
-        took = await submit_all(args.port, token, task_ids[WARM_UP:])
+        took = await submit_all(args.port, token, task_ids[WARM_UP:], args.gap / 1000)
         cpu = time.process_time() - cpu
         steps = {
             step: (
@@ -181,8 +190,10 @@ async def main() -> None:
         await serving
         dispose_engines()
     store = "SQLite" if args.database_url == "sqlite" else "PostgreSQL"
+    spacing = f", {args.gap:g} ms apart" if args.gap else ", back to back"
     print(
-        f"{len(took)} submissions on {store}: p50 {statistics.median(took) * 1000:.2f} ms, "
+        f"{len(took)} submissions on {store}{spacing}: "
+        f"p50 {statistics.median(took) * 1000:.2f} ms, "
         f"mean {statistics.mean(took) * 1000:.2f} ms; "
         f"CPU {cpu / len(took) * 1000:.2f} ms per submission (API and client together)"
     )
