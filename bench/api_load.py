@@ -89,8 +89,8 @@ class Timings:
     cpu: dict[str, float] = field(default_factory=dict)
     """CPU seconds each process used while this side ran."""
     calls: Counter[str] = field(default_factory=Counter)
-    """The dev server's requests while this side ran, by operation (frontend and
-    persistence), when it serves metrics."""
+    """The dev server's requests while this side ran, by service and operation (see
+    `CpuMeter.calls`)."""
 
     def report(self) -> str:
         done = len(self.latencies)
@@ -171,7 +171,7 @@ class CpuMeter:
         self.pids = dict(pids)
         self.began: dict[str, float] = {}
         self.server_metrics = server_metrics
-        self.calls_began: Counter[str] = Counter()
+        self.calls_began: Counter[str] | None = None
 
     @staticmethod
     def _postgres() -> float:
@@ -194,28 +194,35 @@ class CpuMeter:
         """From now; `calls=False` leaves the dev server's requests uncounted (reading
         its metrics page costs both processes a little CPU: `settle` looks every 2 s)."""
         # The page first: reading it is not the side's CPU.
-        self.calls_began = self._calls() if calls else Counter()
+        self.calls_began = self._calls() if calls else None
         self.began = self._now()
 
     def stop(self) -> dict[str, float]:
         return {name: used - self.began.get(name, 0.0) for name, used in self._now().items()}
 
     def calls(self) -> Counter[str]:
-        """The dev server's requests since `start`, by operation."""
+        """The dev server's requests since `start`, by service and operation."""
         calls = self._calls()
+        if calls is None or self.calls_began is None:
+            return Counter()
         calls.subtract(self.calls_began)
         return +calls
 
-    def _calls(self) -> Counter[str]:
+    def _calls(self) -> Counter[str] | None:
         """The dev server's request counters so far, as `<service>:<operation>`: each of its
         services (frontend, history, matching) counts the calls it serves, so one Update
         from a client is `frontend:UpdateWorkflowExecution` and
-        `history:UpdateWorkflowExecution`; its store (SQLite) as `persistence:`."""
-        found: Counter[str] = Counter()
+        `history:UpdateWorkflowExecution`; its store (SQLite) as `persistence:`. None
+        when it cannot be read."""
         if self.server_metrics is None:
-            return found
-        with urllib.request.urlopen(self.server_metrics, timeout=5) as answer:
-            text = answer.read().decode()
+            return None
+        try:
+            with urllib.request.urlopen(self.server_metrics, timeout=5) as answer:
+                text = answer.read().decode()
+        except OSError as exc:  # a figure less, not a run lost
+            print(f"  (the dev server's metrics could not be read: {exc})", flush=True)
+            return None
+        found: Counter[str] = Counter()
         for family in text_string_to_metric_families(text):
             if family.name not in ("service_requests", "persistence_requests"):
                 continue

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/api_own_cost.py                    # PostgreSQL (a fresh database)
     .venv/bin/python bench/api_own_cost.py --database-url sqlite -n 1000
+    .venv/bin/python bench/api_own_cost.py -n 300 --gap 140   # 140 ms idle before each
 
 It serves the real application (every middleware, the token check, the permission, the
 Idempotency-Key claim and stored answer, the task read and the submitted mark) with
@@ -9,7 +10,10 @@ uvicorn in this process, and sends N submissions one after another over one keep
 connection with a minimal HTTP client, each with its own Idempotency-Key. The Temporal
 client is a stand-in whose Update answers at once, so what is timed is the API and the
 store alone. It prints the median and mean latency and the process's CPU per
-submission. Run it under `py-spy record` to see where the time goes. Not a test.
+submission. Run it under `py-spy record` to see where the time goes. `--gap MS` idles
+before each submission, as the API does between the scenario's requests: on a shared
+machine the same work then finds the process's caches cold and takes longer (bench/
+README.md, session 12). Not a test.
 """
 
 from __future__ import annotations
