@@ -700,7 +700,10 @@ def pinned_stack(front: set[int] | None) -> Iterator[Cores | None]:
     every = os.sched_getaffinity(0)
     back = every - front
     if not front <= every or not back:
-        raise SystemExit(f"--front-cpus must leave a core to the rest, of {sorted(every)}")
+        raise SystemExit(
+            f"--front-cpus {','.join(map(str, sorted(front)))}: name cores of "
+            f"{sorted(every)} and leave at least one to the rest"
+        )
     pin_process(os.getpid(), back)
     for pid in postgres_pids():
         pin_process(pid, back)
@@ -713,6 +716,11 @@ def pinned_stack(front: set[int] | None) -> Iterator[Cores | None]:
         pin_process(os.getpid(), every)
         for pid in postgres_pids():
             pin_process(pid, every)
+
+
+def cpu_list(text: str) -> set[int]:
+    """`--front-cpus`: "1" or "2,3"."""
+    return {int(cpu) for cpu in text.split(",")}
 
 
 async def wait_ready(base_url: str) -> None:
@@ -790,7 +798,7 @@ async def main() -> None:
     )
     parser.add_argument(
         "--front-cpus",
-        type=lambda text: {int(cpu) for cpu in text.split(",")},
+        type=cpu_list,
         default=None,
         help="comma-separated cores for the API and this load generator (the clients), the "
         "dev server, workers and PostgreSQL on the others, as if each tier had machines of "
