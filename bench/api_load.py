@@ -44,6 +44,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -633,17 +634,13 @@ def process(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`args` as a child process, logging to `log`; on `cpus` only when given (otherwise
     where this process may run)."""
-
-    def pin() -> None:
-        os.sched_setaffinity(0, cpus or set())
-
     with log.open("wb") as out:
         child = subprocess.Popen(
             args,
             env=dict(env),
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=None if cpus is None else pin,
+            preexec_fn=None if cpus is None else partial(os.sched_setaffinity, 0, cpus),
         )
         try:
             yield child
@@ -676,24 +673,18 @@ def pin_process(pid: int, cpus: set[int]) -> None:
             os.sched_setaffinity(int(thread.name), cpus)
 
 
-@dataclass(frozen=True)
-class Cores:
-    """`--front-cpus`: the front (the API, and this load generator, which is both the
-    users and the Updates' Temporal client) on some cores, the engine and store (dev
-    server, workers, PostgreSQL) on the rest; on each side the Temporal client is then on
-    the front's cores and the server and worker on the others, as with machines of their
-    own."""
-
-    front: set[int]
-    back: set[int]
-
-
 @contextmanager
-def pinned_stack(front: set[int] | None) -> Iterator[Cores | None]:
-    """With `front`, this process and PostgreSQL's processes (its new backends inherit
-    from the postmaster) on the other cores until `run` has started the stack's processes
+def pinned_stack(front: set[int] | None) -> Iterator[set[int] | None]:
+    """`--front-cpus`: the front (the API, and this load generator, which is both the
+    users and the Updates' Temporal client) on the cores `front`, the engine and store
+    (dev server, workers, PostgreSQL) on the rest, as with machines of their own; on each
+    side the Temporal client is then on the front's cores and the server and worker on
+    the others.
+
+    This process and PostgreSQL's processes (its new backends inherit from the
+    postmaster) go on the other cores until `run` has started the stack's processes
     (which inherit that), then this process on `front`; everything gets every core back
-    at the end. Yields None when nothing is pinned."""
+    at the end. Yields `front`, or None when nothing is pinned."""
     if front is None:
         yield None
         return
@@ -711,7 +702,7 @@ def pinned_stack(front: set[int] | None) -> Iterator[Cores | None]:
         f"pinned: the API and load generator on cores {sorted(front)}, the rest on {sorted(back)}"
     )
     try:
-        yield Cores(front=front, back=back)
+        yield front
     finally:
         pin_process(os.getpid(), every)
         for pid in postgres_pids():
@@ -805,11 +796,11 @@ async def main() -> None:
         "its own (default: no pinning)",
     )
     args = parser.parse_args()
-    with pinned_stack(args.front_cpus) as cores:
-        await run(args, cores)
+    with pinned_stack(args.front_cpus) as front:
+        await run(args, front)
 
 
-async def run(args: argparse.Namespace, cores: Cores | None) -> None:
+async def run(args: argparse.Namespace, front: set[int] | None) -> None:
     bin_dir = Path(sys.executable).parent
     perfloop = str(bin_dir / "perfloop")
 
@@ -854,7 +845,7 @@ async def run(args: argparse.Namespace, cores: Cores | None) -> None:
                         [perfloop, "api"],
                         env,
                         home / "api.log",
-                        cpus=cores.front if cores else None,
+                        cpus=front,
                     )
                 )
                 bare_workers = [
@@ -881,8 +872,8 @@ async def run(args: argparse.Namespace, cores: Cores | None) -> None:
                     },
                     server_metrics=f"http://127.0.0.1:{server_metrics_port}/metrics",
                 )
-                if cores is not None:  # the stack started: the load generator to the front
-                    pin_process(os.getpid(), cores.front)
+                if front is not None:  # the stack started: the load generator to the front
+                    pin_process(os.getpid(), front)
                 client = await Client.connect(server.address, data_converter=data_converter())
                 await wait_ready(base_url)
                 with session_scope(url) as session:
