@@ -674,7 +674,7 @@ def pin_process(pid: int, cpus: set[int]) -> None:
 
 
 @contextmanager
-def pinned_stack(front: set[int] | None) -> Iterator[set[int] | None]:
+def pinned_stack(front: set[int] | None) -> Iterator[None]:
     """`--front-cpus`: the front (the API, and this load generator, which is both the
     users and the Updates' Temporal client) on the cores `front`, the engine and store
     (dev server, workers, PostgreSQL) on the rest, as with machines of their own; on each
@@ -684,9 +684,9 @@ def pinned_stack(front: set[int] | None) -> Iterator[set[int] | None]:
     This process and PostgreSQL's processes (its new backends inherit from the
     postmaster) go on the other cores until `run` has started the stack's processes
     (which inherit that), then this process on `front`; everything gets every core back
-    at the end. Yields `front`, or None when nothing is pinned."""
+    at the end."""
     if front is None:
-        yield None
+        yield
         return
     every = os.sched_getaffinity(0)
     back = every - front
@@ -702,7 +702,7 @@ def pinned_stack(front: set[int] | None) -> Iterator[set[int] | None]:
         f"pinned: the API and load generator on cores {sorted(front)}, the rest on {sorted(back)}"
     )
     try:
-        yield front
+        yield
     finally:
         pin_process(os.getpid(), every)
         for pid in postgres_pids():
@@ -796,11 +796,12 @@ async def main() -> None:
         "its own (default: no pinning)",
     )
     args = parser.parse_args()
-    with pinned_stack(args.front_cpus) as front:
-        await run(args, front)
+    with pinned_stack(args.front_cpus):
+        await run(args)
 
 
-async def run(args: argparse.Namespace, front: set[int] | None) -> None:
+async def run(args: argparse.Namespace) -> None:
+    front: set[int] | None = args.front_cpus
     bin_dir = Path(sys.executable).parent
     perfloop = str(bin_dir / "perfloop")
 
@@ -841,12 +842,7 @@ async def run(args: argparse.Namespace, front: set[int] | None) -> None:
                     for index in range(args.workers)
                 ]
                 api = processes.enter_context(
-                    process(
-                        [perfloop, "api"],
-                        env,
-                        home / "api.log",
-                        cpus=front,
-                    )
+                    process([perfloop, "api"], env, home / "api.log", cpus=front)
                 )
                 bare_workers = [
                     processes.enter_context(
