@@ -21,7 +21,8 @@ It prints the count, throughput and latency percentiles of both, the errors by s
 and the ratio of the medians (target <= 1.5). Payloads are built before the clock
 starts, so the load generator's own work is not in the figures. `--front-cpus` puts
 the API and the load generator on the cores given and the rest of the stack on the
-others (bench/README.md). Not a test: run it by hand; figures go to bench/README.md.
+others; `--front-nice` leaves every core shared but runs those two at another niceness
+(bench/README.md). Not a test: run it by hand; figures go to bench/README.md.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class Timings:
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
     """CPU seconds each process used while this side ran."""
+    waits: dict[str, float] = field(default_factory=dict)
+    """Seconds each process's threads spent runnable but waiting for a core (the
+    scheduler's run queue) while this side ran."""
     calls: Counter[str] = field(default_factory=Counter)
     """The dev server's requests while this side ran, by service and operation (see
     `CpuMeter.calls`)."""
@@ -108,15 +112,23 @@ class Timings:
             f"p99 {cuts[98] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms, "
             f"mean {statistics.fmean(ordered) * 1000:.1f} ms{failures}"
             + self.cpu_report()
+            + self.waits_report()
             + self.calls_report()
         )
 
     def cpu_report(self) -> str:
-        if not self.latencies or not self.cpu:
+        return self._per_request("CPU ms per request", self.cpu)
+
+    def waits_report(self) -> str:
+        return self._per_request("ms waiting for a core per request", self.waits)
+
+    def _per_request(self, label: str, seconds: Mapping[str, float]) -> str:
+        """`seconds` by process as milliseconds per request, on a line of their own."""
+        if not self.latencies or not seconds:
             return ""
-        per = {name: used / len(self.latencies) * 1000 for name, used in self.cpu.items()}
+        per = {name: spent / len(self.latencies) * 1000 for name, spent in seconds.items()}
         parts = ", ".join(f"{name} {ms:.2f}" for name, ms in per.items() if ms >= 0.005)
-        return f"\n  CPU ms per request: {parts}; total {sum(per.values()):.2f}"
+        return f"\n  {label}: {parts}; total {sum(per.values()):.2f}"
 
     def calls_report(self, shown: int = 16) -> str:
         if not self.latencies or not self.calls:
@@ -138,6 +150,8 @@ class Timings:
         self.seconds += other.seconds
         for name, used in other.cpu.items():
             self.cpu[name] = self.cpu.get(name, 0.0) + used
+        for name, waited in other.waits.items():
+            self.waits[name] = self.waits.get(name, 0.0) + waited
         self.calls.update(other.calls)
 
 
@@ -173,6 +187,7 @@ class CpuMeter:
     ) -> None:
         self.pids = dict(pids)
         self.began: dict[str, float] = {}
+        self.waits_began: dict[str, float] = {}
         self.server_metrics = server_metrics
         self.calls_began: Counter[str] | None = None
 
@@ -185,15 +200,31 @@ class CpuMeter:
         used["postgres"] = self._postgres()
         return used
 
+    def _waited(self) -> dict[str, float]:
+        waited = {
+            name: sum(run_queue_seconds(pid) for pid in pids) for name, pids in self.pids.items()
+        }
+        waited["postgres"] = sum(run_queue_seconds(pid) for pid in postgres_pids())
+        return waited
+
     def start(self, *, calls: bool = True) -> None:
         """From now; `calls=False` leaves the dev server's requests uncounted (reading
         its metrics page costs both processes a little CPU: `settle` looks every 2 s)."""
         # The page first: reading it is not the side's CPU.
         self.calls_began = self._calls() if calls else None
         self.began = self._now()
+        self.waits_began = self._waited()
 
     def stop(self) -> dict[str, float]:
         return {name: used - self.began.get(name, 0.0) for name, used in self._now().items()}
+
+    def waited(self) -> dict[str, float]:
+        """Seconds each process's threads waited for a core since `start` (threads that
+        ended in between are missed, as `stop` misses backends)."""
+        return {
+            name: waited - self.waits_began.get(name, 0.0)
+            for name, waited in self._waited().items()
+        }
 
     def calls(self) -> Counter[str]:
         """The dev server's requests since `start`, by service and operation."""
@@ -402,6 +433,7 @@ async def drive(
     await asyncio.gather(refill(), *(user() for _ in range(users)))
     timings.seconds = time.perf_counter() - began
     timings.cpu = meter.stop()
+    timings.waits = meter.waited()
     timings.calls = meter.calls()
     if tasks is not None and tasks.queue.empty():
         print("  note: the users ran out of open tasks; raise -n for a longer run")
@@ -653,6 +685,24 @@ def process(
                 child.wait()
 
 
+def run_queue_seconds(pid: int | None) -> float:
+    """Seconds a process's threads have spent runnable but not running, waiting for a core
+    (the second field of each thread's `schedstat`); 0 when it is unknown."""
+    if pid is None:
+        return 0.0
+    waited = 0
+    try:
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0.0
+    for thread in threads:
+        try:
+            waited += int((thread / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended while we looked
+    return waited / 1e9
+
+
 def postgres_pids() -> list[int]:
     """PostgreSQL's processes (the postmaster and every backend)."""
     pids = []
@@ -707,6 +757,22 @@ def pinned_stack(front: set[int] | None) -> Iterator[None]:
         pin_process(os.getpid(), every)
         for pid in postgres_pids():
             pin_process(pid, every)
+
+
+def renice_process(pid: int, niceness: int) -> None:
+    """Every thread of `pid` at `niceness` (Linux sets it per thread); threads it starts
+    later inherit their creator's."""
+    for thread in Path(f"/proc/{pid}/task").iterdir():
+        with suppress(OSError):  # a thread that has ended meanwhile
+            os.setpriority(os.PRIO_PROCESS, int(thread.name), niceness)
+
+
+def nice_value(text: str) -> int:
+    """`--front-nice`: an integer from -20 to 19."""
+    value = int(text)
+    if not -20 <= value <= 19:
+        raise argparse.ArgumentTypeError(f"{value} is not a niceness (-20 to 19)")
+    return value
 
 
 def cpu_list(text: str) -> set[int]:
@@ -795,6 +861,14 @@ async def main() -> None:
         "dev server, workers and PostgreSQL on the others, as if each tier had machines of "
         "its own (default: no pinning)",
     )
+    parser.add_argument(
+        "--front-nice",
+        type=nice_value,
+        default=None,
+        help="run the API and this load generator at this niceness (-20 to 19; below 0 "
+        "needs root), the rest of the stack at 0: on shared cores the front then gets a "
+        "core first when it wakes (default: every process at its inherited niceness)",
+    )
     args = parser.parse_args()
     with pinned_stack(args.front_cpus):
         await run(args)
@@ -870,6 +944,10 @@ async def run(args: argparse.Namespace) -> None:
                 )
                 if front is not None:  # the stack started: the load generator to the front
                     pin_process(os.getpid(), front)
+                if args.front_nice is not None:
+                    for pid in (api.pid, os.getpid()):
+                        renice_process(pid, args.front_nice)
+                    print(f"the API and load generator at niceness {args.front_nice}")
                 client = await Client.connect(server.address, data_converter=data_converter())
                 await wait_ready(base_url)
                 with session_scope(url) as session:
