@@ -763,8 +763,14 @@ def renice_process(pid: int, niceness: int) -> None:
     """Every thread of `pid` at `niceness` (Linux sets it per thread); threads it starts
     later inherit their creator's."""
     for thread in Path(f"/proc/{pid}/task").iterdir():
-        with suppress(OSError):  # a thread that has ended meanwhile
+        try:
             os.setpriority(os.PRIO_PROCESS, int(thread.name), niceness)
+        except ProcessLookupError:
+            continue  # a thread that has ended meanwhile
+        except PermissionError:
+            raise SystemExit(
+                f"--front-nice {niceness}: not allowed (a niceness below 0 needs root)"
+            ) from None
 
 
 def nice_value(text: str) -> int:
@@ -866,8 +872,8 @@ async def main() -> None:
         type=nice_value,
         default=None,
         help="run the API and this load generator at this niceness (-20 to 19; below 0 "
-        "needs root), the rest of the stack at 0: on shared cores the front then gets a "
-        "core first when it wakes (default: every process at its inherited niceness)",
+        "needs root), the rest of the stack at 0, so that on shared cores the front gets "
+        "a larger share of them (default: every process at its inherited niceness)",
     )
     args = parser.parse_args()
     with pinned_stack(args.front_cpus):
