@@ -174,8 +174,16 @@ class Progress:
             )
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Seconds by role: CPU used, and time runnable but waiting for a core."""
+
+    cpu: dict[str, float]
+    waits: dict[str, float]
+
+
 class CpuMeter:
-    """CPU seconds of the stack's processes over a stretch of time, by role.
+    """CPU and run-queue seconds of the stack's processes over a stretch of time, by role.
 
     PostgreSQL's backends come and go, so its figure is the sum over every `postgres`
     process alive at both ends; a backend that exits in between is missed (the API and
@@ -186,26 +194,19 @@ class CpuMeter:
         self, pids: Mapping[str, Sequence[int | None]], server_metrics: str | None = None
     ) -> None:
         self.pids = dict(pids)
-        self.began: dict[str, float] = {}
-        self.waits_began: dict[str, float] = {}
+        self.began = Usage({}, {})
         self.server_metrics = server_metrics
         self.calls_began: Counter[str] | None = None
 
-    @staticmethod
-    def _postgres() -> float:
-        return sum(cpu_seconds(pid) for pid in postgres_pids())
-
-    def _now(self) -> dict[str, float]:
-        used = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.pids.items()}
-        used["postgres"] = self._postgres()
-        return used
-
-    def _waited(self) -> dict[str, float]:
-        waited = {
-            name: sum(run_queue_seconds(pid) for pid in pids) for name, pids in self.pids.items()
-        }
-        waited["postgres"] = sum(run_queue_seconds(pid) for pid in postgres_pids())
-        return waited
+    def _now(self) -> Usage:
+        """Every role's CPU and run-queue seconds so far, PostgreSQL's backends listed once."""
+        roles: dict[str, Sequence[int | None]] = {**self.pids, "postgres": postgres_pids()}
+        return Usage(
+            cpu={name: sum(cpu_seconds(pid) for pid in pids) for name, pids in roles.items()},
+            waits={
+                name: sum(run_queue_seconds(pid) for pid in pids) for name, pids in roles.items()
+            },
+        )
 
     def start(self, *, calls: bool = True) -> None:
         """From now; `calls=False` leaves the dev server's requests uncounted (reading
@@ -213,18 +214,17 @@ class CpuMeter:
         # The page first: reading it is not the side's CPU.
         self.calls_began = self._calls() if calls else None
         self.began = self._now()
-        self.waits_began = self._waited()
 
-    def stop(self) -> dict[str, float]:
-        return {name: used - self.began.get(name, 0.0) for name, used in self._now().items()}
-
-    def waited(self) -> dict[str, float]:
-        """Seconds each process's threads waited for a core since `start` (threads that
-        ended in between are missed, as `stop` misses backends)."""
-        return {
-            name: waited - self.waits_began.get(name, 0.0)
-            for name, waited in self._waited().items()
-        }
+    def stop(self) -> Usage:
+        """What each role used since `start` (threads that ended in between are missed,
+        as backends are)."""
+        now = self._now()
+        return Usage(
+            cpu={name: used - self.began.cpu.get(name, 0.0) for name, used in now.cpu.items()},
+            waits={
+                name: waited - self.began.waits.get(name, 0.0) for name, waited in now.waits.items()
+            },
+        )
 
     def calls(self) -> Counter[str]:
         """The dev server's requests since `start`, by service and operation."""
@@ -432,8 +432,8 @@ async def drive(
     meter.start()
     await asyncio.gather(refill(), *(user() for _ in range(users)))
     timings.seconds = time.perf_counter() - began
-    timings.cpu = meter.stop()
-    timings.waits = meter.waited()
+    used = meter.stop()
+    timings.cpu, timings.waits = used.cpu, used.waits
     timings.calls = meter.calls()
     if tasks is not None and tasks.queue.empty():
         print("  note: the users ran out of open tasks; raise -n for a longer run")
@@ -692,15 +692,20 @@ def run_queue_seconds(pid: int | None) -> float:
         return 0.0
     waited = 0
     try:
-        threads = list(Path(f"/proc/{pid}/task").iterdir())
+        threads = thread_ids(pid)
     except OSError:
         return 0.0
     for thread in threads:
         try:
-            waited += int((thread / "schedstat").read_text().split()[1])
+            waited += int(Path(f"/proc/{pid}/task/{thread}/schedstat").read_text().split()[1])
         except (OSError, IndexError, ValueError):
             continue  # a thread that ended while we looked
     return waited / 1e9
+
+
+def thread_ids(pid: int) -> list[int]:
+    """The ids of `pid`'s threads (affinity, niceness and schedstat are per thread)."""
+    return [int(thread.name) for thread in Path(f"/proc/{pid}/task").iterdir()]
 
 
 def postgres_pids() -> list[int]:
@@ -718,9 +723,9 @@ def postgres_pids() -> list[int]:
 def pin_process(pid: int, cpus: set[int]) -> None:
     """Every thread of `pid` on `cpus` (the affinity call moves one thread only); threads
     and processes it starts later inherit that."""
-    for thread in Path(f"/proc/{pid}/task").iterdir():
+    for thread in thread_ids(pid):
         with suppress(OSError):  # a thread that has ended meanwhile
-            os.sched_setaffinity(int(thread.name), cpus)
+            os.sched_setaffinity(thread, cpus)
 
 
 @contextmanager
@@ -762,9 +767,9 @@ def pinned_stack(front: set[int] | None) -> Iterator[None]:
 def renice_process(pid: int, niceness: int) -> None:
     """Every thread of `pid` at `niceness` (Linux sets it per thread); threads it starts
     later inherit their creator's."""
-    for thread in Path(f"/proc/{pid}/task").iterdir():
+    for thread in thread_ids(pid):
         try:
-            os.setpriority(os.PRIO_PROCESS, int(thread.name), niceness)
+            os.setpriority(os.PRIO_PROCESS, thread, niceness)
         except ProcessLookupError:
             continue  # a thread that has ended meanwhile
         except PermissionError:
@@ -814,7 +819,7 @@ async def settle(meter: CpuMeter, quiet: float = 0.15, longest: float = 300.0) -
     while time.perf_counter() - began < longest:
         meter.start(calls=False)
         await asyncio.sleep(2.0)
-        used = sum(meter.stop().values())
+        used = sum(meter.stop().cpu.values())
         if used / 2.0 < quiet:
             print(f"  quiet after {time.perf_counter() - began:.0f} s", flush=True)
             return
